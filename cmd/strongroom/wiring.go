@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/strongroom/strongroom/hsm/pkcs11"
+	"github.com/strongroom/strongroom/internal/config"
+	"github.com/strongroom/strongroom/kmip"
+	"github.com/strongroom/strongroom/kmip/client"
+	"github.com/strongroom/strongroom/storage/postgres"
+)
+
+// logger builds the process logger from --log-level.
+func logger(c *cli.Context) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// loadConfig reads the file named by --config.
+func loadConfig(c *cli.Context) (*config.Config, error) {
+	return config.Load(c.String("config"))
+}
+
+// openHSM opens the configured token.
+func openHSM(ctx context.Context, cfg *config.Config, log *slog.Logger, allowMissing bool) (*pkcs11hsm.Keystore, error) {
+	if cfg.HSM.SoftHSM2Conf != "" {
+		if err := os.Setenv("SOFTHSM2_CONF", cfg.HSM.SoftHSM2Conf); err != nil {
+			return nil, err
+		}
+	}
+	pin, err := cfg.HSM.PIN()
+	if err != nil {
+		return nil, err
+	}
+	return pkcs11hsm.Open(ctx, pkcs11hsm.Config{
+		Module: cfg.HSM.Module, TokenLabel: cfg.HSM.TokenLabel, PIN: pin,
+		KEKLabel: cfg.HSM.KEKLabel, MACLabel: cfg.HSM.MACLabel,
+		WrapMechanism: cfg.HSM.WrapMechanism, Sessions: cfg.HSM.Sessions,
+		AllowMissingKeys: allowMissing, Logger: log,
+	})
+}
+
+// openStore opens PostgreSQL and applies migrations.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*postgres.Store, error) {
+	return postgres.Open(ctx, cfg.Database.URL, cfg.Node, log)
+}
+
+// dialAddr turns a listen address into one to dial.
+func dialAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// adminClient connects to the server with the Crypto Officer certificate.
+func adminClient(c *cli.Context) (*client.Client, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	addr := c.String("addr")
+	if addr == "" {
+		addr = dialAddr(cfg.Listen)
+	}
+	ca, cert, key := cfg.TLS.CA, cfg.Admin.Cert, cfg.Admin.Key
+	if v := c.String("ca"); v != "" {
+		ca = v
+	}
+	if v := c.String("cert"); v != "" {
+		cert, key = v, c.String("key")
+	}
+	tlsCfg, err := client.ClientTLSConfig(ca, cert, key, cfg.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := client.Dial(c.Context, addr, tlsCfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	v := kmip.ProtocolVersion{Major: 1, Minor: 4}
+	if s := c.String("kmip-version"); s != "" {
+		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d.%d", &v.Major, &v.Minor); err != nil || !v.Supported() {
+			conn.Close()
+			return nil, fmt.Errorf("unsupported --kmip-version %q", s)
+		}
+	}
+	return client.New(conn, v), nil
+}
+
+// clientFlags are the connection flags of the administrator's commands.
+func clientFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "addr", Usage: "server address (default: from the configuration)"},
+		&cli.StringFlag{Name: "ca", Usage: "CA certificate (default: from the configuration)"},
+		&cli.StringFlag{Name: "cert", Usage: "client certificate, or certificate+key PEM (default: the Crypto Officer's)"},
+		&cli.StringFlag{Name: "key", Usage: "client private key (when not in --cert)"},
+		&cli.StringFlag{Name: "kmip-version", Value: "1.4", Usage: "KMIP protocol version to speak"},
+	}
+}

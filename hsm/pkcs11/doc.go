@@ -1,0 +1,27 @@
+// Package pkcs11hsm implements hsm.Keystore over a PKCS#11 token (SoftHSM2 in
+// tests, a network or PCIe HSM in production) with github.com/miekg/pkcs11.
+//
+// Two token objects do all the work and never leave the token: the
+// key-encryption key (KEK, AES-256, WRAP/UNWRAP only) and the MAC key (a
+// 32-byte generic secret, SIGN/VERIFY only). Data keys are generated or
+// imported as short-lived session objects, wrapped under the KEK with
+// CKM_AES_KEY_WRAP_PAD (RFC 5649) and destroyed; only the wrapped blob leaves
+// the package. Every boolean attribute of every template is spelled out
+// because tokens disagree on defaults (SoftHSM2 defaults SENSITIVE to false,
+// many HSMs to true).
+//
+// Sessions: PKCS#11 forbids using one session from two goroutines and allows
+// one active operation per session, so the Keystore keeps a bounded pool of
+// sessions and hands each in-flight call its own. One extra "anchor" session
+// stays open and logged in for the Keystore's lifetime because closing the
+// last session of an application logs it out. A session that reports it was
+// closed, invalidated or logged out is replaced and the call retried once.
+//
+// The library is process-global: C_Initialize reads SoftHSM2's
+// SOFTHSM2_CONF, and C_Finalize ends every session in the process. Close
+// finalizes the module only if this Keystore's Open was the call that
+// initialized it.
+//
+// An unwrapped-key cache is deliberately absent; it can be added later as an
+// hsm.Keystore decorator (keyed by the blob) without touching this package.
+package pkcs11hsm

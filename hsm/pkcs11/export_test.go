@@ -1,0 +1,30 @@
+package pkcs11hsm
+
+import (
+	"context"
+
+	"github.com/miekg/pkcs11"
+)
+
+// HoldSessionForTest takes one session out of the pool until release is
+// called, so tests can exhaust the pool deterministically.
+func (k *Keystore) HoldSessionForTest(ctx context.Context) (release func(), err error) {
+	s, err := k.pool.acquire(ctx, "test hold")
+	if err != nil {
+		return nil, err
+	}
+	return func() { k.pool.release(s) }, nil
+}
+
+// WithTokenForTest runs f on a pooled session with the raw module and key
+// handles, for tests that probe the token directly. The session goes back
+// to the pool as if healthy whatever f did to it.
+func (k *Keystore) WithTokenForTest(ctx context.Context, f func(p *pkcs11.Ctx, sh pkcs11.SessionHandle, kek, mac pkcs11.ObjectHandle) error) error {
+	s, err := k.pool.acquire(ctx, "test probe")
+	if err != nil {
+		return err
+	}
+	defer k.pool.release(s)
+	h := k.keys.Load()
+	return f(k.p, s.h, h.kek, h.mac)
+}

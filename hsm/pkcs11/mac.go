@@ -1,0 +1,61 @@
+package pkcs11hsm
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+
+	"github.com/miekg/pkcs11"
+	"github.com/strongroom/strongroom/hsm"
+)
+
+// MAC computes HMAC-SHA-256 over data with the token's MAC key.
+func (k *Keystore) MAC(ctx context.Context, data []byte) ([]byte, error) {
+	h, err := k.handles(false, true)
+	if err != nil {
+		return nil, err
+	}
+	var mac []byte
+	err = k.do(ctx, "compute MAC", func(sh pkcs11.SessionHandle) error {
+		if err := k.p.SignInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}, h.mac); err != nil {
+			return fmt.Errorf("hsm: start HMAC with %q: %w", k.cfg.MACLabel, err)
+		}
+		if mac, err = k.p.Sign(sh, data); err != nil {
+			return fmt.Errorf("hsm: compute HMAC with %q: %w", k.cfg.MACLabel, err)
+		}
+		return nil
+	})
+	return mac, err
+}
+
+// VerifyMAC recomputes the MAC in the token and compares in constant time
+// here rather than trusting the module's C_Verify to do so.
+func (k *Keystore) VerifyMAC(ctx context.Context, data, mac []byte) error {
+	want, err := k.MAC(ctx, data)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(want, mac) != 1 {
+		return fmt.Errorf("%w: MAC does not verify", hsm.ErrIntegrity)
+	}
+	return nil
+}
+
+// Random returns n bytes from the token's random number generator.
+func (k *Keystore) Random(ctx context.Context, n int) ([]byte, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("hsm: random: negative length %d", n)
+	}
+	if n == 0 {
+		return []byte{}, nil
+	}
+	var out []byte
+	err := k.do(ctx, "generate random", func(sh pkcs11.SessionHandle) error {
+		var err error
+		if out, err = k.p.GenerateRandom(sh, n); err != nil {
+			return fmt.Errorf("hsm: generate %d random bytes: %w", n, err)
+		}
+		return nil
+	})
+	return out, err
+}

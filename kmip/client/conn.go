@@ -92,6 +92,9 @@ func (c *Conn) RoundTrip(ctx context.Context, req ttlv.Item) (ttlv.Item, error) 
 	if c.broken != nil {
 		return ttlv.Item{}, c.broken
 	}
+	if err := ctx.Err(); err != nil {
+		return ttlv.Item{}, fmt.Errorf("client: round trip: %w", err)
+	}
 
 	frame, err := c.exchange(ctx, b)
 	if err != nil {
@@ -116,9 +119,6 @@ func (c *Conn) RoundTrip(ctx context.Context, req ttlv.Item) (ttlv.Item, error) 
 // context's deadline; cancellation moves the deadline to the past, which
 // unblocks the I/O at once.
 func (c *Conn) exchange(ctx context.Context, req []byte) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	dl, _ := ctx.Deadline()
 	if err := c.tc.SetDeadline(dl); err != nil {
 		return nil, err
@@ -141,8 +141,8 @@ func (c *Conn) exchange(ctx context.Context, req []byte) ([]byte, error) {
 	return ttlv.ReadFrame(c.tc, c.maxSize)
 }
 
-// Close closes the connection; a RoundTrip under way fails. Later calls
-// return nil.
+// Close closes the connection; a RoundTrip under way fails with ErrClosed.
+// Later calls return the first call's result.
 func (c *Conn) Close() error {
 	c.closed.Store(true)
 	return c.close()

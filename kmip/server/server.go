@@ -91,6 +91,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.untrackListener(ln)
+	defer ln.Close()
 
 	// Serve's own ctx ending is an immediate stop of the server.
 	stopClose := context.AfterFunc(ctx, func() { s.Close() })
@@ -211,9 +212,11 @@ func (s *Server) beginClose() {
 	s.mu.Unlock()
 }
 
+// force closes every connection, then cancels request contexts: in that
+// order no response of a cancelled request can still go out.
 func (s *Server) force() {
-	s.cancelForce()
 	s.closeConns(true)
+	s.cancelForce()
 }
 
 // closeConns closes idle connections (all of them if all is set) and returns

@@ -252,30 +252,30 @@ type CryptographicUsageMask uint32
 
 // Cryptographic Usage Mask values.
 const (
-	CryptographicUsageMaskSign                            CryptographicUsageMask = 0x00000001 // Sign
-	CryptographicUsageMaskVerify                          CryptographicUsageMask = 0x00000002 // Verify
-	CryptographicUsageMaskEncrypt                         CryptographicUsageMask = 0x00000004 // Encrypt
-	CryptographicUsageMaskDecrypt                         CryptographicUsageMask = 0x00000008 // Decrypt
-	CryptographicUsageMaskWrapKey                         CryptographicUsageMask = 0x00000010 // Wrap Key
-	CryptographicUsageMaskUnwrapKey                       CryptographicUsageMask = 0x00000020 // Unwrap Key
-	CryptographicUsageMaskExport                          CryptographicUsageMask = 0x00000040 // Export
-	CryptographicUsageMaskMACGenerate                     CryptographicUsageMask = 0x00000080 // MAC Generate
-	CryptographicUsageMaskMACVerify                       CryptographicUsageMask = 0x00000100 // MAC Verify
-	CryptographicUsageMaskDeriveKey                       CryptographicUsageMask = 0x00000200 // Derive Key
-	CryptographicUsageMaskContentCommitmentNonRepudiation CryptographicUsageMask = 0x00000400 // Content Commitment (Non Repudiation)
-	CryptographicUsageMaskKeyAgreement                    CryptographicUsageMask = 0x00000800 // Key Agreement
-	CryptographicUsageMaskCertificateSign                 CryptographicUsageMask = 0x00001000 // Certificate Sign
-	CryptographicUsageMaskCRLSign                         CryptographicUsageMask = 0x00002000 // CRL Sign
-	CryptographicUsageMaskGenerateCryptogram              CryptographicUsageMask = 0x00004000 // Generate Cryptogram
-	CryptographicUsageMaskValidateCryptogram              CryptographicUsageMask = 0x00008000 // Validate Cryptogram
-	CryptographicUsageMaskTranslateEncrypt                CryptographicUsageMask = 0x00010000 // Translate Encrypt
-	CryptographicUsageMaskTranslateDecrypt                CryptographicUsageMask = 0x00020000 // Translate Decrypt
-	CryptographicUsageMaskTranslateWrap                   CryptographicUsageMask = 0x00040000 // Translate Wrap
-	CryptographicUsageMaskTranslateUnwrap                 CryptographicUsageMask = 0x00080000 // Translate Unwrap
-	CryptographicUsageMaskAuthenticate                    CryptographicUsageMask = 0x00100000 // Authenticate
-	CryptographicUsageMaskUnrestricted                    CryptographicUsageMask = 0x00200000 // Unrestricted
-	CryptographicUsageMaskFPEEncrypt                      CryptographicUsageMask = 0x00400000 // FPE Encrypt
-	CryptographicUsageMaskFPEDecrypt                      CryptographicUsageMask = 0x00800000 // FPE Decrypt
+	CryptographicUsageMaskSign               CryptographicUsageMask = 0x00000001 // Sign
+	CryptographicUsageMaskVerify             CryptographicUsageMask = 0x00000002 // Verify
+	CryptographicUsageMaskEncrypt            CryptographicUsageMask = 0x00000004 // Encrypt
+	CryptographicUsageMaskDecrypt            CryptographicUsageMask = 0x00000008 // Decrypt
+	CryptographicUsageMaskWrapKey            CryptographicUsageMask = 0x00000010 // Wrap Key
+	CryptographicUsageMaskUnwrapKey          CryptographicUsageMask = 0x00000020 // Unwrap Key
+	CryptographicUsageMaskExport             CryptographicUsageMask = 0x00000040 // Export
+	CryptographicUsageMaskMACGenerate        CryptographicUsageMask = 0x00000080 // MAC Generate
+	CryptographicUsageMaskMACVerify          CryptographicUsageMask = 0x00000100 // MAC Verify
+	CryptographicUsageMaskDeriveKey          CryptographicUsageMask = 0x00000200 // Derive Key
+	CryptographicUsageMaskContentCommitment  CryptographicUsageMask = 0x00000400 // Content Commitment
+	CryptographicUsageMaskKeyAgreement       CryptographicUsageMask = 0x00000800 // Key Agreement
+	CryptographicUsageMaskCertificateSign    CryptographicUsageMask = 0x00001000 // Certificate Sign
+	CryptographicUsageMaskCRLSign            CryptographicUsageMask = 0x00002000 // CRL Sign
+	CryptographicUsageMaskGenerateCryptogram CryptographicUsageMask = 0x00004000 // Generate Cryptogram
+	CryptographicUsageMaskValidateCryptogram CryptographicUsageMask = 0x00008000 // Validate Cryptogram
+	CryptographicUsageMaskTranslateEncrypt   CryptographicUsageMask = 0x00010000 // Translate Encrypt
+	CryptographicUsageMaskTranslateDecrypt   CryptographicUsageMask = 0x00020000 // Translate Decrypt
+	CryptographicUsageMaskTranslateWrap      CryptographicUsageMask = 0x00040000 // Translate Wrap
+	CryptographicUsageMaskTranslateUnwrap    CryptographicUsageMask = 0x00080000 // Translate Unwrap
+	CryptographicUsageMaskAuthenticate       CryptographicUsageMask = 0x00100000 // Authenticate
+	CryptographicUsageMaskUnrestricted       CryptographicUsageMask = 0x00200000 // Unrestricted
+	CryptographicUsageMaskFPEEncrypt         CryptographicUsageMask = 0x00400000 // FPE Encrypt
+	CryptographicUsageMaskFPEDecrypt         CryptographicUsageMask = 0x00800000 // FPE Decrypt
 )
 
 // String returns the specification's name for the value.
@@ -710,9 +710,6 @@ func (v ObjectType) String() string { return enumString("Object Type", uint32(v)
 
 // OpaqueDataType is the KMIP Opaque Data Type enumeration.
 type OpaqueDataType uint32
-
-// Opaque Data Type values.
-const ()
 
 // String returns the specification's name for the value.
 func (v OpaqueDataType) String() string { return enumString("Opaque Data Type", uint32(v)) }
@@ -1767,7 +1764,7 @@ var enumDefs = map[string]enumDef{
 		{Value: 0x00000080, Name: "MAC Generate", XMLName: "MACGenerate", Since: Version{1, 0}, Until: Version{}},
 		{Value: 0x00000100, Name: "MAC Verify", XMLName: "MACVerify", Since: Version{1, 0}, Until: Version{}},
 		{Value: 0x00000200, Name: "Derive Key", XMLName: "DeriveKey", Since: Version{1, 0}, Until: Version{}},
-		{Value: 0x00000400, Name: "Content Commitment (Non Repudiation)", XMLName: "ContentCommitmentNonRepudiation", Since: Version{1, 0}, Until: Version{1, 4}},
+		{Value: 0x00000400, Name: "Content Commitment", XMLName: "ContentCommitment", Since: Version{1, 0}, Until: Version{1, 4}},
 		{Value: 0x00000800, Name: "Key Agreement", XMLName: "KeyAgreement", Since: Version{1, 0}, Until: Version{}},
 		{Value: 0x00001000, Name: "Certificate Sign", XMLName: "CertificateSign", Since: Version{1, 0}, Until: Version{}},
 		{Value: 0x00002000, Name: "CRL Sign", XMLName: "CRLSign", Since: Version{1, 0}, Until: Version{}},

@@ -136,7 +136,7 @@ func parseTags(cs []cell) []tagRow {
 		var rows []tagRow
 		for j := i + 3; j+1 < len(cs); j += 2 {
 			name, val := cs[j].full, cs[j+1].text
-			if tagHexRE.MatchString(val) && !strings.HasPrefix(name, "(") {
+			if tagHexRE.MatchString(val) && !strings.HasPrefix(name, "(") && name != "Reserved" {
 				v, _ := strconv.ParseUint(val, 16, 32)
 				rows = append(rows, tagRow{name, uint32(v)})
 			}
@@ -376,7 +376,8 @@ var supplements = []struct {
 // valueFixes corrects typos a later specification introduced (KMIP 2.x
 // spells the MGF1 mask generator "MFG1"; the OASIS test cases use "MGF1").
 var valueFixes = map[string]string{
-	"MFG1": "MGF1",
+	"MFG1":                                 "MGF1",
+	"Content Commitment (Non Repudiation)": "Content Commitment",
 }
 
 // appendName records name as the newest, keeping older distinct names first.
@@ -562,6 +563,40 @@ func typeOf(t *tagRec) string {
 	return best
 }
 
+// inferredTypes gives the item type of tags that the specifications use only
+// in operation payload tables, which have no Encoding column.
+var inferredTypes = map[string]string{
+	"Request Payload":                "TypeStructure",
+	"Response Payload":               "TypeStructure",
+	"Template-Attribute":             "TypeStructure",
+	"Common Template-Attribute":      "TypeStructure",
+	"Private Key Template-Attribute": "TypeStructure",
+	"Public Key Template-Attribute":  "TypeStructure",
+	"Private Key Unique Identifier":  "TypeTextString",
+	"Public Key Unique Identifier":   "TypeTextString",
+	"Replaced Unique Identifier":     "TypeTextString",
+	"Linked Object Identifier":       "TypeTextString",
+	"Maximum Items":                  "TypeInteger",
+	"Offset Items":                   "TypeInteger",
+	"Located Items":                  "TypeInteger",
+	"Validity Date":                  "TypeDateTime",
+}
+
+// inferType is the fallback when no Encoding column names the tag's type:
+// a tag holding an enumeration is an Enumeration, one holding a mask an
+// Integer; a few payload-only tags are listed in inferredTypes.
+func inferType(name, enum string) string {
+	switch {
+	case inferredTypes[name] != "":
+		return inferredTypes[name]
+	case enum != "" && isMask(enum):
+		return "TypeInteger"
+	case enum != "":
+		return "TypeEnumeration"
+	}
+	return "0"
+}
+
 func isMask(name string) bool { return strings.HasSuffix(name, " Mask") }
 
 func genTags(b *bytes.Buffer, tagList []*tagRec, tagEnum map[uint32]string, latest version, verbose bool) {
@@ -602,7 +637,7 @@ func genTags(b *bytes.Buffer, tagList []*tagRec, tagEnum map[uint32]string, late
 		newest := t.names[len(t.names)-1]
 		ty := typeOf(t)
 		if ty == "" {
-			ty = "0"
+			ty = inferType(newest, tagEnum[t.value])
 		}
 		until := "Version{}"
 		if t.until != latest {
@@ -645,6 +680,11 @@ func genEnums(b *bytes.Buffer, enums map[string]*enumRec, enumOrder []string, la
 			vals = append(vals, v)
 		}
 		sort.Slice(vals, func(i, j int) bool { return vals[i].value < vals[j].value })
+		if len(vals) == 0 {
+			p("// String returns the specification's name for the value.\n")
+			p("func (v %s) String() string { return enumString(%q, uint32(v)) }\n\n", tn, en)
+			continue
+		}
 		p("// %s values.\nconst (\n", en)
 		ids := map[string]bool{}
 		for _, v := range vals {

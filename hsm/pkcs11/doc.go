@@ -15,7 +15,11 @@
 // sessions and hands each in-flight call its own. One extra "anchor" session
 // stays open and logged in for the Keystore's lifetime because closing the
 // last session of an application logs it out. A session that reports it was
-// closed, invalidated or logged out is replaced and the call retried once.
+// closed, invalidated or logged out is replaced (logging in again) and the
+// call retried once; key handles are looked up again when they go stale,
+// which SoftHSM2 does to private objects after a new login. A context bounds
+// the wait for a session; a PKCS#11 call, once started, cannot be
+// interrupted.
 //
 // The library is process-global: C_Initialize reads SoftHSM2's
 // SOFTHSM2_CONF, and C_Finalize ends every session in the process. Close

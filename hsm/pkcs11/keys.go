@@ -88,7 +88,7 @@ func (k *Keystore) tokenKeys() [2]tokenKey {
 // findKeys looks both keys up by label and records their handles.
 func (k *Keystore) findKeys(ctx context.Context) error {
 	var handles keyHandles
-	err := k.do(ctx, "find keys", func(sh pkcs11.SessionHandle) error {
+	err := k.do(ctx, "find keys", func(sh pkcs11.SessionHandle, _ *keyHandles) error {
 		dst := [2]*pkcs11.ObjectHandle{&handles.kek, &handles.mac}
 		for i, spec := range k.tokenKeys() {
 			h, err := k.findKey(sh, spec)
@@ -124,7 +124,7 @@ func (k *Keystore) EnsureKeys(ctx context.Context) (created bool, err error) {
 	k.ensureMu.Lock()
 	defer k.ensureMu.Unlock()
 	var handles keyHandles
-	err = k.do(ctx, "ensure keys", func(sh pkcs11.SessionHandle) error {
+	err = k.do(ctx, "ensure keys", func(sh pkcs11.SessionHandle, _ *keyHandles) error {
 		dst := [2]*pkcs11.ObjectHandle{&handles.kek, &handles.mac}
 		for i, spec := range k.tokenKeys() {
 			h, err := k.findKey(sh, spec)
@@ -219,17 +219,35 @@ func (k *Keystore) vetKey(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, spec t
 	return nil
 }
 
-// handles returns the key handles, failing with ErrKeyNotFound for a key
-// that Open did not find and EnsureKeys has not created.
-func (k *Keystore) handles(needKEK, needMAC bool) (keyHandles, error) {
+// requireKeys fails with ErrKeyNotFound for a needed key that Open did not
+// find and EnsureKeys has not created.
+func (k *Keystore) requireKeys(needKEK, needMAC bool) error {
 	h := k.keys.Load()
 	switch {
 	case needKEK && h.kek == 0:
-		return keyHandles{}, k.missing(k.tokenKeys()[0])
+		return k.missing(k.tokenKeys()[0])
 	case needMAC && h.mac == 0:
-		return keyHandles{}, k.missing(k.tokenKeys()[1])
+		return k.missing(k.tokenKeys()[1])
 	}
-	return *h, nil
+	return nil
+}
+
+// refreshKeys looks both keys up again on sh. Object handles are only
+// stable while the application stays logged in: SoftHSM2 hands out new
+// handles for private objects after a new login.
+func (k *Keystore) refreshKeys(sh pkcs11.SessionHandle) error {
+	var handles keyHandles
+	dst := [2]*pkcs11.ObjectHandle{&handles.kek, &handles.mac}
+	for i, spec := range k.tokenKeys() {
+		h, err := k.findKey(sh, spec)
+		if err != nil {
+			return err
+		}
+		*dst[i] = h
+	}
+	k.keys.Store(&handles)
+	k.log.Info("hsm: key handles looked up again", "token", k.cfg.TokenLabel)
+	return nil
 }
 
 func attrBool(v []byte) bool { return len(v) > 0 && v[0] != 0 }

@@ -11,13 +11,13 @@ import (
 
 // MAC computes HMAC-SHA-256 over data with the token's MAC key.
 func (k *Keystore) MAC(ctx context.Context, data []byte) ([]byte, error) {
-	h, err := k.handles(false, true)
-	if err != nil {
+	if err := k.requireKeys(false, true); err != nil {
 		return nil, err
 	}
 	var mac []byte
-	err = k.do(ctx, "compute MAC", func(sh pkcs11.SessionHandle) error {
-		if err := k.p.SignInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}, h.mac); err != nil {
+	err := k.do(ctx, "compute MAC", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
+		err := k.p.SignInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}, keys.mac)
+		if err != nil {
 			return fmt.Errorf("hsm: start HMAC with %q: %w", k.cfg.MACLabel, err)
 		}
 		if mac, err = k.p.Sign(sh, data); err != nil {
@@ -50,7 +50,7 @@ func (k *Keystore) Random(ctx context.Context, n int) ([]byte, error) {
 		return []byte{}, nil
 	}
 	var out []byte
-	err := k.do(ctx, "generate random", func(sh pkcs11.SessionHandle) error {
+	err := k.do(ctx, "generate random", func(sh pkcs11.SessionHandle, _ *keyHandles) error {
 		var err error
 		if out, err = k.p.GenerateRandom(sh, n); err != nil {
 			return fmt.Errorf("hsm: generate %d random bytes: %w", n, err)

@@ -234,3 +234,44 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestCloseWakesWaiters checks that Close turns callers waiting for a
+// session away with ErrClosed and itself waits for the session in use.
+func TestCloseWakesWaiters(t *testing.T) {
+	tok := softhsmtest.NewToken(t)
+	cfg := tok.Config(1)
+	cfg.AllowMissingKeys = true
+	ks, err := pkcs11hsm.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := ks.HoldSessionForTest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiter := make(chan error, 1)
+	go func() {
+		_, err := ks.Random(context.Background(), 8)
+		waiter <- err
+	}()
+	closed := make(chan error, 1)
+	time.Sleep(20 * time.Millisecond)
+	go func() { closed <- ks.Close() }()
+	select {
+	case err := <-waiter:
+		if !errors.Is(err, pkcs11hsm.ErrClosed) {
+			t.Errorf("waiter got %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter still blocked after Close")
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a session was in use", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}

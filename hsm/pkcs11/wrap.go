@@ -65,19 +65,18 @@ func (k *Keystore) GenerateWrapped(ctx context.Context, kind hsm.KeyKind, bits i
 	if err != nil {
 		return hsm.Wrapped{}, err
 	}
-	h, err := k.handles(true, false)
-	if err != nil {
+	if err := k.requireKeys(true, false); err != nil {
 		return hsm.Wrapped{}, err
 	}
 	tmpl := append(dataKeyAttrs(keyType, true), pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, n))
 	var blob []byte
-	err = k.do(ctx, "generate key", func(sh pkcs11.SessionHandle) error {
+	err = k.do(ctx, "generate key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
 		obj, err := k.p.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(genMech, nil)}, tmpl)
 		if err != nil {
 			return fmt.Errorf("hsm: generate %d-bit %s key: %w", bits, kindName(kind), err)
 		}
 		defer k.destroy(sh, obj)
-		blob, err = k.wrap(sh, h.kek, obj)
+		blob, err = k.wrap(sh, keys.kek, obj)
 		return err
 	})
 	if err != nil {
@@ -93,20 +92,19 @@ func (k *Keystore) ImportWrapped(ctx context.Context, kind hsm.KeyKind, material
 	if err != nil {
 		return hsm.Wrapped{}, err
 	}
-	h, err := k.handles(true, false)
-	if err != nil {
+	if err := k.requireKeys(true, false); err != nil {
 		return hsm.Wrapped{}, err
 	}
 	// NewAttribute keeps a reference to material rather than a copy.
 	tmpl := append(dataKeyAttrs(keyType, true), pkcs11.NewAttribute(pkcs11.CKA_VALUE, material))
 	var blob []byte
-	err = k.do(ctx, "import key", func(sh pkcs11.SessionHandle) error {
+	err = k.do(ctx, "import key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
 		obj, err := k.p.CreateObject(sh, tmpl)
 		if err != nil {
 			return fmt.Errorf("hsm: import %d-byte %s key: %w", len(material), kindName(kind), err)
 		}
 		defer k.destroy(sh, obj)
-		blob, err = k.wrap(sh, h.kek, obj)
+		blob, err = k.wrap(sh, keys.kek, obj)
 		return err
 	})
 	if err != nil {
@@ -152,8 +150,7 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 	if padded := (w.Length + 7) &^ 7; len(w.Blob) != padded+8 {
 		return nil, fmt.Errorf("%w: %d-byte blob cannot hold a %d-byte key", hsm.ErrIntegrity, len(w.Blob), w.Length)
 	}
-	h, err := k.handles(true, false)
-	if err != nil {
+	if err := k.requireKeys(true, false); err != nil {
 		return nil, err
 	}
 	// No CKA_VALUE_LEN: the length comes from the blob, and SoftHSM2 rejects
@@ -162,8 +159,8 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 	tmpl := dataKeyAttrs(keyType, false)
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(w.Mechanism, nil)}
 	var value []byte
-	err = k.do(ctx, "unwrap key", func(sh pkcs11.SessionHandle) error {
-		obj, err := k.p.UnwrapKey(sh, mech, h.kek, w.Blob, tmpl)
+	err = k.do(ctx, "unwrap key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
+		obj, err := k.p.UnwrapKey(sh, mech, keys.kek, w.Blob, tmpl)
 		if err != nil {
 			if notBlobFault(err) {
 				return fmt.Errorf("hsm: unwrap key under %q: %w", w.KEK, err)

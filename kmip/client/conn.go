@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,6 +104,9 @@ func (c *Conn) RoundTrip(ctx context.Context, req ttlv.Item) (ttlv.Item, error) 
 			return ttlv.Item{}, ErrClosed
 		case ctx.Err() != nil:
 			err = ctx.Err()
+		case errors.Is(err, os.ErrDeadlineExceeded) && deadlinePassed(ctx):
+			// The socket deadline is the context's and may fire first.
+			err = context.DeadlineExceeded
 		}
 		c.broken = fmt.Errorf("client: connection unusable after an earlier error: %w", err)
 		c.close()
@@ -113,6 +117,11 @@ func (c *Conn) RoundTrip(ctx context.Context, req ttlv.Item) (ttlv.Item, error) 
 		return ttlv.Item{}, fmt.Errorf("client: decode response: %w", err)
 	}
 	return resp, nil
+}
+
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // exchange writes one request frame and reads one response frame under the

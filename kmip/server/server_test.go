@@ -812,3 +812,38 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+func TestListenAndServe(t *testing.T) {
+	e := start(t, nil)
+	tcfg := e.clientTLS.Clone()
+	tcfg.ClientAuth = tls.RequireAndVerifyClientCert
+	tcfg.ClientCAs = e.ca.pool
+	tcfg.Certificates = []tls.Certificate{e.ca.issue(t, "localhost", true)}
+	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", TLS: tcfg, Handler: e.h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.ListenAndServe(context.Background()) }()
+	var addr net.Addr
+	for deadline := time.Now().Add(5 * time.Second); addr == nil; time.Sleep(10 * time.Millisecond) {
+		if addr = srv.Addr(); addr == nil && time.Now().After(deadline) {
+			t.Fatal("server not listening")
+		}
+	}
+	e.addr = addr.String()
+	if resp, err := roundTrip(e.dial(t), "hello"); err != nil || !isOK(resp) {
+		t.Fatalf("%+v, %v", resp, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, server.ErrServerClosed) {
+		t.Fatalf("ListenAndServe: %v, want ErrServerClosed", err)
+	}
+	if srv.Addr() != nil {
+		t.Error("Addr() not nil after Shutdown")
+	}
+}

@@ -167,11 +167,18 @@ func xmlValue(it Item) (string, error) {
 		if !ok {
 			return "", bad
 		}
+		if y := v.UTC().Year(); y < 0 || y > 9999 {
+			// ISO 8601 has no four-digit form; keep the wire value.
+			return fmt.Sprintf("0x%016X", uint64(v.Unix())), nil
+		}
 		return v.UTC().Format("2006-01-02T15:04:05+00:00"), nil
 	case TypeDateTimeExtended:
 		v, ok := it.Value.(time.Time)
 		if !ok {
 			return "", bad
+		}
+		if y := v.UTC().Year(); y < 0 || y > 9999 {
+			return fmt.Sprintf("0x%016X", uint64(v.UnixMicro())), nil
 		}
 		return v.UTC().Format("2006-01-02T15:04:05.000000+00:00"), nil
 	case TypeInterval:

@@ -69,14 +69,15 @@ func migrateUp(ctx context.Context, cfg *pgx.ConnConfig, logger *slog.Logger) (e
 	m.Log = migrateLog{logger}
 	m.LockTimeout = migrateLockTimeout
 
-	from, dirty, err := m.Version()
+	// This read is outside migrate's lock, so a version that another
+	// server is migrating to right now shows as dirty; only Up, which holds
+	// the lock, can tell a failed migration from one in progress.
+	from, _, err := m.Version()
 	switch {
 	case errors.Is(err, migrate.ErrNilVersion):
 		from = 0
 	case err != nil:
 		return fmt.Errorf("storage: migrate: read version: %w", err)
-	case dirty:
-		return fmt.Errorf("storage: migrate: schema version %d is marked dirty: a migration failed part-way and needs repair by hand", from)
 	case from > latest:
 		return fmt.Errorf("storage: migrate: database schema version %d is newer than this binary's %d", from, latest)
 	}
@@ -92,7 +93,10 @@ func migrateUp(ctx context.Context, cfg *pgx.ConnConfig, logger *slog.Logger) (e
 		case <-done:
 		}
 	}()
+	var dirty migrate.ErrDirty
 	switch err := m.Up(); {
+	case errors.As(err, &dirty):
+		return fmt.Errorf("storage: migrate: schema version %d is marked dirty: a migration failed part-way and needs repair by hand: %w", dirty.Version, err)
 	case errors.Is(err, migrate.ErrNoChange):
 		logger.DebugContext(ctx, "storage: schema up to date", "version", from)
 		return nil

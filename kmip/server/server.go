@@ -170,8 +170,9 @@ func (s *Server) Addr() net.Addr {
 }
 
 // Shutdown stops the server gracefully: it closes the listeners and the idle
-// connections at once, lets requests being handled finish and their
-// responses go out, and closes each connection after its response. When ctx
+// connections (those in a handshake, waiting for a request or still reading
+// one) at once, lets requests being handled finish and their responses go
+// out, and closes each connection after its response. When ctx
 // ends first, request contexts are cancelled, every connection is closed and
 // Shutdown returns ctx.Err() without waiting for handlers that ignore their
 // context.

@@ -7,46 +7,58 @@ import (
 	"github.com/strongroom/strongroom/kmip/ttlv"
 )
 
-// clientSettable lists the standard attributes a client may set when it
-// creates or registers an object. Everything else is the server's to set
-// (KMIP 1.4 §3, "Modifiable by client" / "Initially set by").
-var clientSettable = map[ttlv.Tag]bool{
-	ttlv.TagCryptographicAlgorithm:         true,
-	ttlv.TagCryptographicLength:            true,
-	ttlv.TagCryptographicUsageMask:         true,
-	ttlv.TagCryptographicParameters:        true,
-	ttlv.TagName:                           true,
-	ttlv.TagObjectGroup:                    true,
-	ttlv.TagActivationDate:                 true,
-	ttlv.TagDeactivationDate:               true,
-	ttlv.TagProcessStartDate:               true,
-	ttlv.TagProtectStopDate:                true,
-	ttlv.TagContactInformation:             true,
-	ttlv.TagApplicationSpecificInformation: true,
-	ttlv.TagOperationPolicyName:            true,
-	ttlv.TagDescription:                    true,
-	ttlv.TagComment:                        true,
-	ttlv.TagSensitive:                      true,
-	ttlv.TagExtractable:                    true,
-	ttlv.TagLink:                           true,
-	ttlv.TagCertificateType:                true,
-	ttlv.TagObjectType:                     true, // checked against the payload's
-	ttlv.TagKeyFormatType:                  true,
-	ttlv.TagCryptographicDomainParameters:  true,
-	ttlv.TagUsageLimits:                    true,
-	ttlv.TagAlternativeName:                true,
-	ttlv.TagKeyValueLocation:               true,
-	ttlv.TagProtectionLevel:                true,
-	ttlv.TagProtectionPeriod:               true,
-	ttlv.TagQuantumSafe:                    true,
+// clientSettable reports whether a client may set a standard attribute
+// when it creates or registers an object. Everything else is the server's
+// to set (KMIP 1.4 §3, "Modifiable by client" / "Initially set by").
+func clientSettable(tag ttlv.Tag) bool {
+	switch tag {
+	case ttlv.TagCryptographicAlgorithm,
+		ttlv.TagCryptographicLength,
+		ttlv.TagCryptographicUsageMask,
+		ttlv.TagCryptographicParameters,
+		ttlv.TagName,
+		ttlv.TagObjectGroup,
+		ttlv.TagActivationDate,
+		ttlv.TagDeactivationDate,
+		ttlv.TagProcessStartDate,
+		ttlv.TagProtectStopDate,
+		ttlv.TagContactInformation,
+		ttlv.TagApplicationSpecificInformation,
+		ttlv.TagOperationPolicyName,
+		ttlv.TagDescription,
+		ttlv.TagComment,
+		ttlv.TagSensitive,
+		ttlv.TagExtractable,
+		ttlv.TagLink,
+		ttlv.TagCertificateType,
+		ttlv.TagObjectType,
+		ttlv.TagKeyFormatType,
+		ttlv.TagCryptographicDomainParameters,
+		ttlv.TagUsageLimits,
+		ttlv.TagAlternativeName,
+		ttlv.TagKeyValueLocation,
+		ttlv.TagProtectionLevel,
+		ttlv.TagProtectionPeriod,
+		ttlv.TagQuantumSafe:
+		return true
+	}
+	return false
 }
 
-// multiValued attributes may have several instances.
-var multiValued = map[ttlv.Tag]bool{
-	ttlv.TagName: true, ttlv.TagObjectGroup: true, ttlv.TagLink: true,
-	ttlv.TagApplicationSpecificInformation: true, ttlv.TagAlternativeName: true,
-	ttlv.TagKeyValueLocation: true, ttlv.TagCryptographicParameters: true,
-	ttlv.TagCryptographicDomainParameters: true,
+// multiValued reports whether an attribute may have several instances.
+func multiValued(tag ttlv.Tag) bool {
+	switch tag {
+	case ttlv.TagName,
+		ttlv.TagObjectGroup,
+		ttlv.TagLink,
+		ttlv.TagApplicationSpecificInformation,
+		ttlv.TagAlternativeName,
+		ttlv.TagKeyValueLocation,
+		ttlv.TagCryptographicParameters,
+		ttlv.TagCryptographicDomainParameters:
+		return true
+	}
+	return false
 }
 
 // template is the result of checking the attributes a client sent.
@@ -74,10 +86,10 @@ func checkTemplate(attrs []kmip.Attribute, objType ttlv.ObjectType) (*template, 
 			continue
 		}
 		tag := a.Value.Tag
-		if !clientSettable[tag] {
+		if !clientSettable(tag) {
 			return nil, kmip.Errorf(ttlv.ResultReasonInvalidField, "attribute %q is set by the server", a.Name)
 		}
-		if seen[tag] && !multiValued[tag] {
+		if seen[tag] && !multiValued(tag) {
 			return nil, kmip.Errorf(ttlv.ResultReasonInvalidField, "attribute %q may have only one value", a.Name)
 		}
 		seen[tag] = true

@@ -606,4 +606,3 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 	}
 }
-

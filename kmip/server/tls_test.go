@@ -106,4 +106,3 @@ func TestNewTLSConfig(t *testing.T) {
 		t.Error("NewTLSConfig accepted a missing key file")
 	}
 }
-

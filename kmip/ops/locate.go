@@ -48,6 +48,7 @@ func (s *Service) locate(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 		}
 	}
 	f, rest := storageFilter(crit)
+	now := s.now()
 	var found []string
 	matched := int32(0)
 	complete := true
@@ -63,6 +64,7 @@ func (s *Service) locate(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 				s.log.Error("ops: locate skipped an unreadable object", "uid", rec.Object.UID, "err", err)
 				continue
 			}
+			o.applyDates(now)
 			if !matches(o, rest) {
 				continue
 			}

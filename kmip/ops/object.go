@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -42,7 +43,12 @@ func (s *Service) load(ctx context.Context, uid string) (*object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ops: load %s: %w", uid, err)
 	}
-	return fold(row, events)
+	o, err := fold(row, events)
+	if err != nil {
+		return nil, err
+	}
+	o.applyDates(s.now())
+	return o, nil
 }
 
 // validUID accepts the lowercase UUIDs Strongroom issues; anything else
@@ -79,6 +85,32 @@ func fold(row storage.Object, events []storage.Event) (*object, error) {
 		}
 	}
 	return o, nil
+}
+
+// applyDates makes the state follow the lifecycle dates (KMIP 1.4 §3.22):
+// a Pre-Active object whose Activation Date has passed is Active, and an
+// Active one whose Deactivation Date has passed is Deactivated. The change
+// is computed on read, never stored, so every node derives the same state
+// from the same rows at the same time.
+func (o *object) applyDates(now time.Time) {
+	due := func(tag ttlv.Tag) bool {
+		v, ok := o.value(tag)
+		if !ok {
+			return false
+		}
+		t, _ := v.TimeValue()
+		return !t.After(now)
+	}
+	st := o.state()
+	if st == ttlv.StatePreActive && due(ttlv.TagActivationDate) {
+		st = ttlv.StateActive
+	}
+	if (st == ttlv.StatePreActive || st == ttlv.StateActive) && due(ttlv.TagDeactivationDate) {
+		st = ttlv.StateDeactivated
+	}
+	if st != o.state() {
+		o.set([]kmip.Attribute{stateAttr(st)})
+	}
 }
 
 // set replaces every instance of the named attributes; State only moves

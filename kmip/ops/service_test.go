@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"testing"
+	"time"
 
 	"github.com/strongroom/strongroom/kmip"
 	"github.com/strongroom/strongroom/kmip/server"
@@ -127,5 +128,42 @@ func TestMirroredLifecycleConverges(t *testing.T) {
 		if o.state() != ttlv.StateDeactivated {
 			t.Errorf("node %s: state %s, want Deactivated", name, o.state())
 		}
+	}
+}
+
+// TestActivationDate: a key created with an Activation Date in the past is
+// Active at once; one in the future stays Pre-Active until then.
+func TestActivationDate(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := now
+	s := New(Config{Keys: newFakeKeys(), Store: memstore.New("a"), Identify: officer, Now: func() time.Time { return clock }})
+	v := kmip.ProtocolVersion{Major: 1, Minor: 2}
+	create := func(at time.Time) string {
+		p := createPayload(ttlv.CryptographicAlgorithmAES, 128)
+		ta, _ := p.Find(ttlv.TagTemplateAttribute)
+		ta = ta.Append(kmip.Attr(ttlv.DateTime(ttlv.TagActivationDate, at)).TTLV1(0))
+		p = ttlv.Struct(ttlv.TagRequestPayload, ttlv.Enum(ttlv.TagObjectType, uint32(ttlv.ObjectTypeSymmetricKey)), ta)
+		resp := serve(t, s, v, kmip.RequestItem{Operation: ttlv.OperationCreate, Payload: p})
+		u, _ := resp.Items[0].Payload.Find(ttlv.TagUniqueIdentifier)
+		uid, _ := u.TextValue()
+		return uid
+	}
+	past, future := create(now.Add(-time.Hour)), create(now.Add(time.Hour))
+	stateOf := func(uid string) ttlv.State {
+		o, err := s.load(context.Background(), uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.state()
+	}
+	if st := stateOf(past); st != ttlv.StateActive {
+		t.Fatalf("past activation date: %s", st)
+	}
+	if st := stateOf(future); st != ttlv.StatePreActive {
+		t.Fatalf("future activation date: %s", st)
+	}
+	clock = now.Add(2 * time.Hour)
+	if st := stateOf(future); st != ttlv.StateActive {
+		t.Fatalf("after the activation date: %s", st)
 	}
 }

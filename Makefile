@@ -1,0 +1,56 @@
+# Strongroom. The two commands of the README:
+#   make run    install what is missing, then run the key server in the
+#               foreground (token, database and certificates under $(DATA))
+#   make test   install what is missing, then every test: vet, unit tests
+#               with the race detector, a bounded fuzz run of the TTLV
+#               decoder, and the end-to-end tests against a real SoftHSM2
+#               token and a real PostgreSQL that the tests start themselves
+# Also: make build | lint | bench.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# Go lives in /usr/local/go; a fresh shell or CI may not have it on PATH.
+export PATH := $(PATH):/usr/local/go/bin
+
+GO ?= go
+# All state of `make run`. Inside the clone (and gitignored) rather than in
+# $(HOME): when make runs as root, PostgreSQL runs as the postgres user, who
+# cannot traverse root's home (mode 0700).
+DATA ?= $(CURDIR)/.data
+KMIP_PORT ?= 5696
+FUZZTIME ?= 30s
+TEST_TIMEOUT ?= 20m
+E2E_TIMEOUT ?= 30m
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: run test deps build lint bench
+
+deps:
+	bash deploy/dev/install-deps.sh
+
+run: deps
+	KMIP_PORT=$(KMIP_PORT) bash deploy/dev/run.sh "$(DATA)"
+
+test: deps
+	$(GO) vet ./...
+	$(GO) vet -tags softhsm ./softhsm-tests/...
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./kmip/ttlv
+	$(GO) test -count=1 -tags softhsm -v -timeout $(E2E_TIMEOUT) ./softhsm-tests/...
+
+build:
+	$(GO) build -o bin/strongroom ./cmd/strongroom
+
+lint:
+	@unformatted=$$(gofmt -l .); \
+	if [[ -n $$unformatted ]]; then echo "gofmt -l:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags softhsm ./softhsm-tests/...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags softhsm ./softhsm-tests/...
+	@if command -v shellcheck >/dev/null; then shellcheck -x deploy/dev/*.sh .ci/run; \
+	else echo "lint: shellcheck is not installed (apt-get install shellcheck); shell scripts not checked"; fi
+
+bench: deps
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) test -run='^$$' -bench=. -benchmem -tags softhsm ./softhsm-tests/...

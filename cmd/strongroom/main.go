@@ -28,6 +28,7 @@ func main() {
 			initCommand(),
 			serveCommand(),
 			keyCommand(),
+			benchCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}

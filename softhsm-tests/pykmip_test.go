@@ -1,5 +1,3 @@
-//go:build softhsm
-
 package softhsmtests
 
 import (

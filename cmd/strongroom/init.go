@@ -47,7 +47,7 @@ func initCommand() *cli.Command {
 }
 
 func runInit(c *cli.Context) error {
-	path := c.String("config")
+	path := configPath(c)
 	cfg, err := config.Load(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		cfg = &config.Config{}

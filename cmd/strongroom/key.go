@@ -191,6 +191,10 @@ func valueText(v ttlv.Item) string {
 		}
 		return fmt.Sprint(i)
 	case ttlv.TypeStructure:
+		if n, ok := v.Find(ttlv.TagNameValue); ok {
+			s, _ := n.TextValue()
+			return s
+		}
 		var parts []string
 		for _, c := range v.Children() {
 			parts = append(parts, valueText(c))

@@ -18,10 +18,7 @@ func main() {
 		Name:  "strongroom",
 		Usage: "hardware-backed KMIP key manager",
 		Flags: []cli.Flag{
-			&cli.StringFlag{
-				Name: "config", Aliases: []string{"c"}, EnvVars: []string{"STRONGROOM_CONFIG"},
-				Usage: "configuration file", Value: "/etc/strongroom/strongroom.json",
-			},
+			configFlag(),
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		},
 		Commands: []*cli.Command{
@@ -32,8 +29,19 @@ func main() {
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}
+	for _, cmd := range app.Commands {
+		addConfigFlag(cmd)
+	}
 	if err := app.Run(os.Args); err != nil {
 		fmt.Fprintf(os.Stderr, "strongroom: %v\n", err)
 		os.Exit(1)
+	}
+}
+
+// addConfigFlag gives a command and its subcommands the --config flag.
+func addConfigFlag(cmd *cli.Command) {
+	cmd.Flags = append(cmd.Flags, configFlag())
+	for _, sub := range cmd.Subcommands {
+		addConfigFlag(sub)
 	}
 }

@@ -26,9 +26,31 @@ func logger(c *cli.Context) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 }
 
+// defaultConfig is where a production install keeps its configuration.
+const defaultConfig = "/etc/strongroom/strongroom.json"
+
+// configFlag is --config; every command has it so that it may be given
+// before or after the command name, and STRONGROOM_CONFIG sets it.
+func configFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name: "config", Aliases: []string{"c"}, EnvVars: []string{"STRONGROOM_CONFIG"},
+		Usage: "configuration file (default " + defaultConfig + ")",
+	}
+}
+
+// configPath is the innermost --config given (or STRONGROOM_CONFIG).
+func configPath(c *cli.Context) string {
+	for _, ctx := range c.Lineage() {
+		if ctx.IsSet("config") {
+			return ctx.String("config")
+		}
+	}
+	return defaultConfig
+}
+
 // loadConfig reads the file named by --config.
 func loadConfig(c *cli.Context) (*config.Config, error) {
-	return config.Load(c.String("config"))
+	return config.Load(configPath(c))
 }
 
 // openHSM opens the configured token.

@@ -89,3 +89,11 @@ fi
 for pkg in "${missing[@]}"; do
 	echo "install-deps: installed $pkg"
 done
+# A package can install and still not provide what was probed (a renamed
+# file, a Python without the module): say so now rather than in a test.
+for req in "${requirements[@]}"; do
+	if ! present "${req#* }"; then
+		echo "install-deps: ${req%% *} is installed but ${req#* } is still missing" >&2
+		exit 1
+	fi
+done

@@ -104,7 +104,7 @@ func LoadCA(certPath, keyPath string) (*CA, error) {
 	}
 	cert, err := ParseCertificatePEM(certPEM)
 	if err != nil {
-		return nil, fmt.Errorf("pki: %s: %w", certPath, err)
+		return nil, fmt.Errorf("%w (in %s)", err, certPath)
 	}
 	st, err := os.Stat(keyPath)
 	if err != nil {
@@ -119,7 +119,7 @@ func LoadCA(certPath, keyPath string) (*CA, error) {
 	}
 	key, err := ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("pki: %s: %w", keyPath, err)
+		return nil, fmt.Errorf("%w (in %s)", err, keyPath)
 	}
 	return NewCA(cert, key)
 }

@@ -109,4 +109,3 @@ func benchRun(ctx context.Context, clients []*client.Client, d time.Duration, f 
 	}
 	return r
 }
-

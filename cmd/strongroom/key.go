@@ -14,12 +14,6 @@ import (
 )
 
 func keyCommand() *cli.Command {
-	uidArg := func(c *cli.Context) (string, error) {
-		if c.NArg() != 1 {
-			return "", fmt.Errorf("%s needs exactly one key identifier", c.Command.Name)
-		}
-		return c.Args().First(), nil
-	}
 	return &cli.Command{
 		Name:  "key",
 		Usage: "manage keys on the server over KMIP with the Crypto Officer certificate",
@@ -88,16 +82,7 @@ func keyCommand() *cli.Command {
 			{
 				Name: "show", Usage: "show every attribute of a key", ArgsUsage: "UID",
 				Flags: clientFlags(),
-				Action: func(c *cli.Context) error {
-					uid, err := uidArg(c)
-					if err != nil {
-						return err
-					}
-					cl, err := adminClient(c)
-					if err != nil {
-						return err
-					}
-					defer cl.Close()
+				Action: withKey(func(c *cli.Context, cl *client.Client, uid string) error {
 					attrs, err := cl.GetAttributes(c.Context, uid)
 					if err != nil {
 						return err
@@ -106,59 +91,32 @@ func keyCommand() *cli.Command {
 						fmt.Printf("%s: %s\n", a.Name, valueText(a.Value))
 					}
 					return nil
-				},
+				}),
 			},
 			{
 				Name: "activate", Usage: "activate a Pre-Active key", ArgsUsage: "UID", Flags: clientFlags(),
-				Action: func(c *cli.Context) error {
-					uid, err := uidArg(c)
-					if err != nil {
-						return err
-					}
-					cl, err := adminClient(c)
-					if err != nil {
-						return err
-					}
-					defer cl.Close()
+				Action: withKey(func(c *cli.Context, cl *client.Client, uid string) error {
 					return cl.Activate(c.Context, uid)
-				},
+				}),
 			},
 			{
 				Name: "revoke", Usage: "revoke a key (deactivate it, or mark it compromised)", ArgsUsage: "UID",
 				Flags: append(clientFlags(),
 					&cli.BoolFlag{Name: "compromised", Usage: "the key was compromised"},
 					&cli.StringFlag{Name: "message", Usage: "revocation message"}),
-				Action: func(c *cli.Context) error {
-					uid, err := uidArg(c)
-					if err != nil {
-						return err
-					}
-					cl, err := adminClient(c)
-					if err != nil {
-						return err
-					}
-					defer cl.Close()
+				Action: withKey(func(c *cli.Context, cl *client.Client, uid string) error {
 					code := ttlv.RevocationReasonCodeCessationOfOperation
 					if c.Bool("compromised") {
 						code = ttlv.RevocationReasonCodeKeyCompromise
 					}
 					return cl.Revoke(c.Context, uid, code, c.String("message"))
-				},
+				}),
 			},
 			{
 				Name: "destroy", Usage: "destroy a key's material (it must not be Active)", ArgsUsage: "UID", Flags: clientFlags(),
-				Action: func(c *cli.Context) error {
-					uid, err := uidArg(c)
-					if err != nil {
-						return err
-					}
-					cl, err := adminClient(c)
-					if err != nil {
-						return err
-					}
-					defer cl.Close()
+				Action: withKey(func(c *cli.Context, cl *client.Client, uid string) error {
 					return cl.Destroy(c.Context, uid)
-				},
+				}),
 			},
 		},
 	}
@@ -208,4 +166,20 @@ func valueText(v ttlv.Item) string {
 		return fmt.Sprintf("%x", b)
 	}
 	return fmt.Sprint(v.Value)
+}
+
+// withKey adapts an action on one key: it checks the UID argument and
+// connects with the Crypto Officer certificate.
+func withKey(f func(c *cli.Context, cl *client.Client, uid string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.NArg() != 1 {
+			return fmt.Errorf("%s needs exactly one key identifier", c.Command.Name)
+		}
+		cl, err := adminClient(c)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		return f(c, cl, c.Args().First())
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/strongroom/strongroom/internal/tlstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,13 +19,13 @@ import (
 
 // fakeServer is a TLS server requiring client certificates from ca that
 // runs serve on each connection.
-func fakeServer(t *testing.T, ca *testCA, serve func(c *tls.Conn)) string {
+func fakeServer(t *testing.T, ca *tlstest.CA, serve func(c *tls.Conn)) string {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{ca.issue(t, "localhost", true)},
+		Certificates: []tls.Certificate{ca.Issue(t, "localhost", true)},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    ca.pool,
+		ClientCAs:    ca.Pool,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -79,11 +80,11 @@ func request(uid string) ttlv.Item {
 	return ttlv.Struct(ttlv.TagRequestMessage, ttlv.Text(ttlv.TagUniqueIdentifier, uid))
 }
 
-func clientConfig(t *testing.T, ca *testCA) *tls.Config {
+func clientConfig(t *testing.T, ca *tlstest.CA) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		RootCAs:      ca.pool,
-		Certificates: []tls.Certificate{ca.issue(t, "client", false)},
+		RootCAs:      ca.Pool,
+		Certificates: []tls.Certificate{ca.Issue(t, "client", false)},
 		ServerName:   "localhost",
 	}
 }
@@ -116,7 +117,7 @@ func sameItem(t *testing.T, got, want ttlv.Item) {
 }
 
 func TestRoundTripConcurrent(t *testing.T) {
-	ca := newTestCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	c := dial(t, fakeServer(t, ca, echo), clientConfig(t, ca))
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -138,7 +139,7 @@ func TestRoundTripConcurrent(t *testing.T) {
 }
 
 func TestRoundTripContext(t *testing.T) {
-	ca := newTestCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	addr := fakeServer(t, ca, silent)
 	cfg := clientConfig(t, ca)
 	cases := []struct {
@@ -178,7 +179,7 @@ func TestRoundTripContext(t *testing.T) {
 }
 
 func TestRoundTripExpiredContextLeavesConnUsable(t *testing.T) {
-	ca := newTestCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	c := dial(t, fakeServer(t, ca, echo), clientConfig(t, ca))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -191,7 +192,7 @@ func TestRoundTripExpiredContextLeavesConnUsable(t *testing.T) {
 }
 
 func TestResponseLimits(t *testing.T) {
-	ca := newTestCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	cfg := clientConfig(t, ca)
 	huge := fakeServer(t, ca, func(c *tls.Conn) {
 		if _, err := ttlv.ReadFrame(c, 1<<20); err != nil {
@@ -240,7 +241,7 @@ func TestResponseLimits(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	ca := newTestCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	cfg := clientConfig(t, ca)
 	c := dial(t, fakeServer(t, ca, silent), cfg)
 	res := make(chan error, 1)
@@ -269,9 +270,9 @@ func TestClose(t *testing.T) {
 }
 
 func TestDialRefusals(t *testing.T) {
-	ca := newTestCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	addr := fakeServer(t, ca, echo)
-	other := newTestCA(t, "other")
+	other := tlstest.NewCA(t, "other")
 	cases := []struct {
 		name string
 		cfg  *tls.Config
@@ -294,12 +295,12 @@ func TestDialRefusals(t *testing.T) {
 }
 
 func TestClientTLSConfig(t *testing.T) {
-	ca := newTestCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	addr := fakeServer(t, ca, echo)
 	dir := t.TempDir()
-	cp, kp := certPEM(t, ca.issue(t, "client", false))
+	cp, kp := tlstest.CertPEM(t, ca.Issue(t, "client", false))
 	files := map[string][]byte{
-		"ca.pem":       ca.pem(),
+		"ca.pem":       ca.PEM(),
 		"cert.pem":     cp,
 		"key.pem":      kp,
 		"combined.pem": append(append([]byte{}, cp...), kp...),

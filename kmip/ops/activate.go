@@ -10,11 +10,7 @@ import (
 // activate handles Activate (KMIP 1.4 §4.19, 2.1 §6.1.1): Pre-Active to
 // Active, with the Activation Date set to now.
 func (s *Service) activate(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, error) {
-	uid, err := r.uid(p)
-	if err != nil {
-		return ttlv.Item{}, err
-	}
-	o, err := s.load(ctx, uid)
+	uid, o, err := s.target(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
@@ -29,6 +25,5 @@ func (s *Service) activate(ctx context.Context, r *request, p ttlv.Item) (ttlv.I
 	}); err != nil {
 		return ttlv.Item{}, err
 	}
-	*r.placeholder = uid
 	return ttlv.Struct(ttlv.TagResponsePayload, ttlv.Text(ttlv.TagUniqueIdentifier, uid)), nil
 }

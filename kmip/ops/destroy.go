@@ -12,11 +12,7 @@ import (
 // must be revoked first; the wrapped material is scrubbed from this node's
 // row and the object's attributes stay, with State Destroyed.
 func (s *Service) destroy(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, error) {
-	uid, err := r.uid(p)
-	if err != nil {
-		return ttlv.Item{}, err
-	}
-	o, err := s.load(ctx, uid)
+	uid, o, err := s.target(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
@@ -43,6 +39,5 @@ func (s *Service) destroy(ctx context.Context, r *request, p ttlv.Item) (ttlv.It
 			return ttlv.Item{}, fmt.Errorf("ops: destroy %s: %w", uid, err)
 		}
 	}
-	*r.placeholder = uid
 	return ttlv.Struct(ttlv.TagResponsePayload, ttlv.Text(ttlv.TagUniqueIdentifier, uid)), nil
 }

@@ -15,14 +15,10 @@ import (
 // destroyed ones. Symmetric keys come back Raw unless another format is
 // asked for: mongod refuses anything else.
 func (s *Service) get(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, error) {
-	uid, err := r.uid(p)
-	if err != nil {
-		return ttlv.Item{}, err
-	}
 	if _, ok := p.Find(ttlv.TagKeyWrappingSpecification); ok {
 		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonKeyWrapTypeNotSupported, "returning wrapped keys is not supported")
 	}
-	o, err := s.load(ctx, uid)
+	uid, o, err := s.target(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
@@ -51,7 +47,6 @@ func (s *Service) get(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, 
 		return ttlv.Item{}, fmt.Errorf("ops: get %s: %w", uid, err)
 	}
 	obj := s.objectItem(o, format, material)
-	*r.placeholder = uid
 	return ttlv.Struct(ttlv.TagResponsePayload,
 		ttlv.Enum(ttlv.TagObjectType, o.row.ObjectType),
 		ttlv.Text(ttlv.TagUniqueIdentifier, uid),

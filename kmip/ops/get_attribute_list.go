@@ -10,11 +10,7 @@ import (
 // §6.1.21): names as Attribute Name text to 1.x clients, Attribute
 // References to 2.x clients.
 func (s *Service) getAttributeList(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, error) {
-	uid, err := r.uid(p)
-	if err != nil {
-		return ttlv.Item{}, err
-	}
-	o, err := s.load(ctx, uid)
+	uid, o, err := s.target(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
@@ -36,6 +32,5 @@ func (s *Service) getAttributeList(ctx context.Context, r *request, p ttlv.Item)
 			resp = resp.Append(ttlv.Enum(ttlv.TagAttributeReference, uint32(a.Value.Tag)))
 		}
 	}
-	*r.placeholder = uid
 	return resp, nil
 }

@@ -36,11 +36,7 @@ func (o *object) visibleAttrs(v kmip.ProtocolVersion) []kmip.Attribute {
 // answering 1.x clients with Attribute structures and 2.x clients with an
 // Attributes structure. mongod checks "State" this way at every start.
 func (s *Service) getAttributes(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, error) {
-	uid, err := r.uid(p)
-	if err != nil {
-		return ttlv.Item{}, err
-	}
-	o, err := s.load(ctx, uid)
+	uid, o, err := s.target(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
@@ -54,7 +50,6 @@ func (s *Service) getAttributes(ctx context.Context, r *request, p ttlv.Item) (t
 			out = append(out, a)
 		}
 	}
-	*r.placeholder = uid
 	resp := ttlv.Struct(ttlv.TagResponsePayload, ttlv.Text(ttlv.TagUniqueIdentifier, uid))
 	return resp.Append(kmip.EncodeAttributes(r.version, out)...), nil
 }

@@ -51,6 +51,21 @@ func (s *Service) load(ctx context.Context, uid string) (*object, error) {
 	return o, nil
 }
 
+// target resolves the object an operation names (its Unique Identifier or
+// the ID Placeholder), loads it and makes it the new placeholder.
+func (s *Service) target(ctx context.Context, r *request, payload ttlv.Item) (string, *object, error) {
+	uid, err := r.uid(payload)
+	if err != nil {
+		return "", nil, err
+	}
+	o, err := s.load(ctx, uid)
+	if err != nil {
+		return "", nil, err
+	}
+	*r.placeholder = uid
+	return uid, o, nil
+}
+
 // validUID accepts the lowercase UUIDs Strongroom issues; anything else
 // cannot name an object and never reaches the database.
 func validUID(uid string) bool {

@@ -11,10 +11,6 @@ import (
 // the object to Compromised (or Destroyed Compromised), any other reason to
 // Deactivated. The object stays readable with Get.
 func (s *Service) revoke(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, error) {
-	uid, err := r.uid(p)
-	if err != nil {
-		return ttlv.Item{}, err
-	}
 	rr, ok := p.Find(ttlv.TagRevocationReason)
 	if !ok || rr.Type != ttlv.TypeStructure {
 		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonInvalidMessage, "revocation reason is required")
@@ -25,7 +21,7 @@ func (s *Service) revoke(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonInvalidMessage, "revocation reason code is required")
 	}
 	code := ttlv.RevocationReasonCode(v)
-	o, err := s.load(ctx, uid)
+	uid, o, err := s.target(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
@@ -54,6 +50,5 @@ func (s *Service) revoke(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 	if err := s.appendChange(ctx, uid, eventSet, change); err != nil {
 		return ttlv.Item{}, err
 	}
-	*r.placeholder = uid
 	return ttlv.Struct(ttlv.TagResponsePayload, ttlv.Text(ttlv.TagUniqueIdentifier, uid)), nil
 }

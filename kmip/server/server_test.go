@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"github.com/strongroom/strongroom/internal/tlstest"
 	"log/slog"
 	"net"
 	"os"
@@ -120,7 +121,7 @@ type env struct {
 	srv       *server.Server
 	addr      string
 	h         *stubHandler
-	ca        *testCA
+	ca        *tlstest.CA
 	clientTLS *tls.Config
 	logs      *syncBuffer
 	serveErr  chan error
@@ -129,13 +130,13 @@ type env struct {
 
 func start(t testing.TB, mutate func(*server.Config)) *env {
 	t.Helper()
-	ca := newTestCA(t, "Strongroom test CA")
+	ca := tlstest.NewCA(t, "Strongroom test CA")
 	dir := t.TempDir()
 	certFile, keyFile, caFile := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key"), filepath.Join(dir, "ca.pem")
-	cp, kp := certPEM(t, ca.issue(t, "localhost", true))
+	cp, kp := tlstest.CertPEM(t, ca.Issue(t, "localhost", true))
 	writeFile(t, certFile, cp)
 	writeFile(t, keyFile, kp)
-	writeFile(t, caFile, ca.pem())
+	writeFile(t, caFile, ca.PEM())
 	tcfg, err := server.NewTLSConfig(certFile, keyFile, caFile)
 	if err != nil {
 		t.Fatal(err)
@@ -163,8 +164,8 @@ func start(t testing.TB, mutate func(*server.Config)) *env {
 	go func() { e.serveErr <- e.srv.Serve(ctx, ln) }()
 	e.clientTLS = &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		RootCAs:      ca.pool,
-		Certificates: []tls.Certificate{ca.issue(t, "client-1", false)},
+		RootCAs:      ca.Pool,
+		Certificates: []tls.Certificate{ca.Issue(t, "client-1", false)},
 		ServerName:   "localhost",
 	}
 	t.Cleanup(func() {
@@ -289,28 +290,28 @@ func TestMutualTLS(t *testing.T) {
 
 func TestTLSRefused(t *testing.T) {
 	e := start(t, nil)
-	other := newTestCA(t, "Other CA")
+	other := tlstest.NewCA(t, "Other CA")
 	good := e.clientTLS
 	cases := []struct {
 		name string
 		cfg  *tls.Config
 	}{
-		{"no client certificate TLS 1.3", &tls.Config{RootCAs: e.ca.pool, ServerName: "localhost"}},
-		{"no client certificate TLS 1.2", &tls.Config{RootCAs: e.ca.pool, ServerName: "localhost", MaxVersion: tls.VersionTLS12}},
+		{"no client certificate TLS 1.3", &tls.Config{RootCAs: e.ca.Pool, ServerName: "localhost"}},
+		{"no client certificate TLS 1.2", &tls.Config{RootCAs: e.ca.Pool, ServerName: "localhost", MaxVersion: tls.VersionTLS12}},
 		{"certificate from another CA", &tls.Config{
-			RootCAs: e.ca.pool, ServerName: "localhost",
-			Certificates: []tls.Certificate{other.issue(t, "intruder", false)},
+			RootCAs: e.ca.Pool, ServerName: "localhost",
+			Certificates: []tls.Certificate{other.Issue(t, "intruder", false)},
 		}},
 		{"TLS 1.1", &tls.Config{
-			RootCAs: e.ca.pool, ServerName: "localhost", Certificates: good.Certificates,
+			RootCAs: e.ca.Pool, ServerName: "localhost", Certificates: good.Certificates,
 			MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
 		}},
 		{"TLS 1.2 CBC suite", &tls.Config{
-			RootCAs: e.ca.pool, ServerName: "localhost", Certificates: good.Certificates,
+			RootCAs: e.ca.Pool, ServerName: "localhost", Certificates: good.Certificates,
 			MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA},
 		}},
 		{"TLS 1.2 RSA key exchange", &tls.Config{
-			RootCAs: e.ca.pool, ServerName: "localhost", Certificates: good.Certificates,
+			RootCAs: e.ca.Pool, ServerName: "localhost", Certificates: good.Certificates,
 			MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256},
 		}},
 	}

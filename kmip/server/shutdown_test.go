@@ -125,8 +125,8 @@ func TestListenAndServe(t *testing.T) {
 	e := start(t, nil)
 	tcfg := e.clientTLS.Clone()
 	tcfg.ClientAuth = tls.RequireAndVerifyClientCert
-	tcfg.ClientCAs = e.ca.pool
-	tcfg.Certificates = []tls.Certificate{e.ca.issue(t, "localhost", true)}
+	tcfg.ClientCAs = e.ca.Pool
+	tcfg.Certificates = []tls.Certificate{e.ca.Issue(t, "localhost", true)}
 	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", TLS: tcfg, Handler: e.h})
 	if err != nil {
 		t.Fatal(err)

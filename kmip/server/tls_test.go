@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"crypto/tls"
+	"github.com/strongroom/strongroom/internal/tlstest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ func TestNewRejectsUnsafeConfig(t *testing.T) {
 	e := start(t, nil)
 	good := server.Config{TLS: e.clientTLS.Clone(), Handler: e.h}
 	good.TLS.ClientAuth = tls.RequireAndVerifyClientCert
-	good.TLS.ClientCAs = e.ca.pool
+	good.TLS.ClientCAs = e.ca.Pool
 	if _, err := server.New(good); err != nil {
 		t.Fatalf("good config refused: %v", err)
 	}
@@ -44,14 +45,14 @@ func TestNewRejectsUnsafeConfig(t *testing.T) {
 }
 
 func TestNewTLSConfig(t *testing.T) {
-	ca := newTestCA(t, "CA")
+	ca := tlstest.NewCA(t, "CA")
 	dir := t.TempDir()
 	certFile, keyFile, caFile := filepath.Join(dir, "s.pem"), filepath.Join(dir, "s.key"), filepath.Join(dir, "ca.pem")
-	first := ca.issue(t, "first", true)
-	cp, kp := certPEM(t, first)
+	first := ca.Issue(t, "first", true)
+	cp, kp := tlstest.CertPEM(t, first)
 	writeFile(t, certFile, cp)
 	writeFile(t, keyFile, kp)
-	writeFile(t, caFile, ca.pem())
+	writeFile(t, caFile, ca.PEM())
 
 	r, err := server.NewCertReloader(certFile, keyFile)
 	if err != nil {
@@ -79,7 +80,7 @@ func TestNewTLSConfig(t *testing.T) {
 	}
 
 	// Reload picks up new files; a broken pair keeps the old certificate.
-	cp, kp = certPEM(t, ca.issue(t, "second", true))
+	cp, kp = tlstest.CertPEM(t, ca.Issue(t, "second", true))
 	writeFile(t, certFile, cp)
 	writeFile(t, keyFile, kp)
 	if err := r.Reload(); err != nil {

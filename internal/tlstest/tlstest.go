@@ -1,4 +1,6 @@
-package client_test
+// Package tlstest is an in-memory certificate authority for tests of TLS
+// code that must not depend on the product's own PKI package.
+package tlstest
 
 import (
 	"crypto/ecdsa"
@@ -14,14 +16,16 @@ import (
 	"time"
 )
 
-// testCA is an in-memory certificate authority (ECDSA P-256) for tests.
-type testCA struct {
-	cert *x509.Certificate
+// CA is an in-memory certificate authority (ECDSA P-256).
+type CA struct {
+	Cert *x509.Certificate
 	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
+	// Pool holds the CA certificate.
+	Pool *x509.CertPool
 }
 
-func newTestCA(t testing.TB, name string) *testCA {
+// NewCA makes a CA whose certificate has the common name.
+func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -46,12 +50,13 @@ func newTestCA(t testing.TB, name string) *testCA {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
+	return &CA{Cert: cert, key: key, Pool: pool}
 }
 
 // issue returns a leaf certificate for cn: a server certificate for
 // localhost and 127.0.0.1, or a client certificate.
-func (ca *testCA) issue(t testing.TB, cn string, server bool) tls.Certificate {
+// Issue makes a leaf certificate for a server or a client.
+func (ca *CA) Issue(t testing.TB, cn string, server bool) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -74,7 +79,7 @@ func (ca *testCA) issue(t testing.TB, cn string, server bool) tls.Certificate {
 		tmpl.DNSNames = []string{"localhost"}
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +91,8 @@ func (ca *testCA) issue(t testing.TB, cn string, server bool) tls.Certificate {
 }
 
 // certPEM returns the PEM of a certificate and of its private key.
-func certPEM(t testing.TB, c tls.Certificate) (certPEM, keyPEM []byte) {
+// CertPEM encodes a certificate and its key as PEM.
+func CertPEM(t testing.TB, c tls.Certificate) (certPEM, keyPEM []byte) {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
 	if err != nil {
@@ -97,6 +103,7 @@ func certPEM(t testing.TB, c tls.Certificate) (certPEM, keyPEM []byte) {
 	return certPEM, keyPEM
 }
 
-func (ca *testCA) pem() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+// PEM is the CA certificate as PEM.
+func (ca *CA) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
 }

@@ -24,43 +24,6 @@ type request struct {
 // handlerFunc is one operation: it returns the Response Payload.
 type handlerFunc func(ctx context.Context, r *request, payload ttlv.Item) (ttlv.Item, error)
 
-// operation returns the handler for op, or nil if Strongroom does not
-// implement it.
-func (s *Service) operation(op ttlv.Operation) handlerFunc {
-	switch op {
-	case ttlv.OperationDiscoverVersions:
-		return s.discoverVersions
-	case ttlv.OperationQuery:
-		return s.query
-	case ttlv.OperationCreate:
-		return s.create
-	case ttlv.OperationRegister:
-		return s.register
-	case ttlv.OperationGet:
-		return s.get
-	case ttlv.OperationGetAttributes:
-		return s.getAttributes
-	case ttlv.OperationGetAttributeList:
-		return s.getAttributeList
-	case ttlv.OperationActivate:
-		return s.activate
-	case ttlv.OperationRevoke:
-		return s.revoke
-	case ttlv.OperationDestroy:
-		return s.destroy
-	case ttlv.OperationLocate:
-		return s.locate
-	}
-	return nil
-}
-
-// implemented lists the operations Query reports, in enumeration order.
-var implemented = [...]ttlv.Operation{
-	ttlv.OperationCreate, ttlv.OperationRegister, ttlv.OperationLocate, ttlv.OperationGet,
-	ttlv.OperationGetAttributes, ttlv.OperationGetAttributeList, ttlv.OperationActivate,
-	ttlv.OperationRevoke, ttlv.OperationDestroy, ttlv.OperationQuery, ttlv.OperationDiscoverVersions,
-}
-
 // ServeKMIP answers one request message (server.Handler).
 func (s *Service) ServeKMIP(ctx context.Context, peer server.Peer, msg ttlv.Item) ttlv.Item {
 	caller := s.identify(peer.Certificate)
@@ -108,8 +71,8 @@ func (s *Service) serveItem(ctx context.Context, r *request, it kmip.RequestItem
 			res = kmip.Failure(it.Operation, it.ID, kmip.Errorf(ttlv.ResultReasonGeneralFailure, "internal error"))
 		}
 	}()
-	h := s.operation(it.Operation)
-	if h == nil {
+	h, ok := s.handlers[it.Operation]
+	if !ok {
 		return kmip.Failure(it.Operation, it.ID, kmip.Errorf(ttlv.ResultReasonOperationNotSupported, "operation %s is not supported", it.Operation))
 	}
 	if err := authorize(r.caller, it.Operation); err != nil {

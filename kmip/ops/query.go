@@ -18,7 +18,7 @@ func (s *Service) query(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item
 		}
 		switch ttlv.QueryFunction(v) {
 		case ttlv.QueryFunctionQueryOperations:
-			for _, op := range implemented {
+			for _, op := range s.implemented {
 				resp = resp.Append(ttlv.Enum(ttlv.TagOperation, uint32(op)))
 			}
 		case ttlv.QueryFunctionQueryObjects:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/strongroom/strongroom/hsm"
 	"github.com/strongroom/strongroom/kmip/server"
+	"github.com/strongroom/strongroom/kmip/ttlv"
 	"github.com/strongroom/strongroom/storage"
 )
 
@@ -63,6 +64,9 @@ type Service struct {
 	now      func() time.Time
 	info     string
 	vendor   string
+	// handlers and implemented are filled once by New and only read after.
+	handlers    map[ttlv.Operation]handlerFunc
+	implemented []ttlv.Operation
 }
 
 var _ server.Handler = (*Service)(nil)
@@ -85,6 +89,8 @@ func New(cfg Config) *Service {
 	if s.vendor == "" {
 		s.vendor = "Strongroom"
 	}
+	s.handlers = map[ttlv.Operation]handlerFunc{}
+	s.registerOperations()
 	return s
 }
 

@@ -15,8 +15,9 @@ import (
 
 func main() {
 	app := &cli.App{
-		Name:  "strongroom",
-		Usage: "hardware-backed KMIP key manager",
+		Name:    "strongroom",
+		Usage:   "hardware-backed KMIP key manager",
+		Version: version(),
 		Flags: []cli.Flag{
 			configFlag(),
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},

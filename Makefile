@@ -5,7 +5,7 @@
 #               with the race detector, a bounded fuzz run of the TTLV
 #               decoder, and the end-to-end tests against a real SoftHSM2
 #               token and a real PostgreSQL that the tests start themselves
-# Also: make build | lint | bench.
+# Also: make build | lint | bench | conformance (docs/CONFORMANCE.md).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -22,7 +22,7 @@ FUZZTIME ?= 30s
 TEST_TIMEOUT ?= 40m
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test deps build lint bench
+.PHONY: run test deps build lint bench conformance
 
 deps:
 	bash deploy/dev/install-deps.sh
@@ -36,6 +36,7 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./kmip/ttlv
+	$(GO) test -run='^$$' -fuzz=FuzzJSON -fuzztime=$(FUZZTIME) ./kmip/ttlv
 
 build:
 	$(GO) build -o bin/strongroom ./cmd/strongroom
@@ -50,3 +51,9 @@ lint:
 
 bench: deps
 	bash deploy/dev/bench.sh
+
+# Replays the OASIS KMIP test cases (../shared/kmip-vectors) against a
+# throwaway node and writes docs/CONFORMANCE.md; failing cases are recorded
+# there, not a failure of the target.
+conformance: deps
+	bash deploy/dev/conformance.sh

@@ -223,7 +223,9 @@ func (it ResponseItem) TTLV() ttlv.Item {
 		bi = bi.Append(ttlv.Bytes(ttlv.TagUniqueBatchItemID, it.ID))
 	}
 	bi = bi.Append(ttlv.Enum(ttlv.TagResultStatus, uint32(it.Status)))
-	if it.Status != ttlv.ResultStatusSuccess {
+	// An undone item (Batch Error Continuation Option Undo) has a status
+	// but no reason of its own.
+	if it.Status != ttlv.ResultStatusSuccess && it.Reason != 0 {
 		bi = bi.Append(ttlv.Enum(ttlv.TagResultReason, uint32(it.Reason)))
 		msg := it.Message
 		if msg == "" {

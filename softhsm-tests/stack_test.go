@@ -30,6 +30,8 @@ type stack struct {
 	dbURL  string
 	store  *postgres.Store
 	server *server.Server
+	// handler is the operations layer, for extra listeners (https_test.go).
+	handler server.Handler
 }
 
 // newStack starts a node. Tests that use it must not run in parallel
@@ -111,7 +113,7 @@ func newStack(t *testing.T) *stack {
 		_ = srv.Shutdown(sdctx)
 		<-done
 	})
-	return &stack{addr: ln.Addr().String(), certs: certs, pg: pg, dbURL: pg.URL, store: store, server: srv}
+	return &stack{addr: ln.Addr().String(), certs: certs, pg: pg, dbURL: pg.URL, store: store, server: srv, handler: svc}
 }
 
 // tlsConfig is a client TLS configuration for one of the issued identities

@@ -32,6 +32,7 @@ func initCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "certs", Usage: "folder for the CA and certificates (default: <config folder>/certs)"},
 			&cli.StringFlag{Name: "listen", Usage: "KMIP listen address (default 0.0.0.0:5696)"},
+			&cli.StringFlag{Name: "https-listen", Usage: "KMIP over HTTPS listen address, e.g. 127.0.0.1:5697 (default: off)"},
 			&cli.StringFlag{Name: "server-name", Usage: "name clients connect to, in the server certificate (default akmmongo)"},
 			&cli.StringSliceFlag{Name: "host", Usage: "extra DNS name or IP for the server certificate (repeatable)"},
 			&cli.StringFlag{Name: "database-url", Usage: "PostgreSQL URL"},
@@ -60,6 +61,7 @@ func runInit(c *cli.Context) error {
 		}
 	}
 	set(&cfg.Listen, "listen")
+	set(&cfg.HTTPSListen, "https-listen")
 	set(&cfg.ServerName, "server-name")
 	set(&cfg.Database.URL, "database-url")
 	set(&cfg.HSM.Module, "hsm-module")

@@ -27,6 +27,8 @@ func main() {
 			serveCommand(),
 			keyCommand(),
 			benchCommand(),
+			conformanceCommand(),
+			mirrorCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}

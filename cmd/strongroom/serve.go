@@ -19,6 +19,7 @@ func serveCommand() *cli.Command {
 		Usage: "run the KMIP server in the foreground (SIGINT or SIGTERM stops it cleanly)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "override the configured listen address"},
+			&cli.StringFlag{Name: "https-listen", Usage: "override the configured KMIP over HTTPS address (https_listen)"},
 		},
 		Action: runServe,
 	}
@@ -31,6 +32,9 @@ func runServe(c *cli.Context) error {
 	}
 	if v := c.String("listen"); v != "" {
 		cfg.Listen = v
+	}
+	if v := c.String("https-listen"); v != "" {
+		cfg.HTTPSListen = v
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -50,6 +54,12 @@ func runServe(c *cli.Context) error {
 	}
 	defer store.Close()
 
+	waitMirroring, err := startMirroring(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	defer func() { stop(); waitMirroring() }()
+
 	tlsCfg, err := server.NewTLSConfig(cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CA)
 	if err != nil {
 		return err
@@ -63,23 +73,40 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	https, err := startHTTPS(ctx, cfg, tlsCfg, svc, log)
+	if err != nil {
+		return err
+	}
 	log.Info("strongroom: serving KMIP", "addr", cfg.Listen, "server_name", cfg.ServerName, "node", cfg.Node)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(ctx) }()
+	// Serve's context must outlive the signal: cancelling it stops the
+	// server at once, while Shutdown below lets requests in flight finish.
+	go func() { errc <- srv.ListenAndServe(context.WithoutCancel(ctx)) }()
+	var serveErr error
 	select {
 	case err := <-errc:
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		https.shutdown(sctx, log)
 		if err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
 		return nil
+	case serveErr = <-https.errc:
+		// The HTTPS listener failed: stop the whole server, then report it.
+		https.errc <- serveErr
 	case <-ctx.Done():
 	}
 	log.Info("strongroom: shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	https.shutdown(sctx, log)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("strongroom: shutdown", "err", err)
 	}
 	<-errc
+	if serveErr != nil {
+		return fmt.Errorf("serve: https: %w", serveErr)
+	}
 	return nil
 }

@@ -33,17 +33,23 @@ const defaultConfig = "/etc/strongroom/strongroom.json"
 // before or after the command name, and STRONGROOM_CONFIG sets it.
 func configFlag() cli.Flag {
 	return &cli.StringFlag{
-		Name: "config", Aliases: []string{"c"}, EnvVars: []string{"STRONGROOM_CONFIG"},
-		Usage: "configuration file (default " + defaultConfig + ")",
+		Name: "config", Aliases: []string{"c"},
+		Usage: "configuration file (default $STRONGROOM_CONFIG, else " + defaultConfig + ")",
 	}
 }
 
-// configPath is the innermost --config given (or STRONGROOM_CONFIG).
+// configPath is the innermost --config given on the command line, else
+// STRONGROOM_CONFIG, else the default. The environment is read here rather
+// than through the flag so that an exported STRONGROOM_CONFIG never beats a
+// --config typed before the command name.
 func configPath(c *cli.Context) string {
 	for _, ctx := range c.Lineage() {
 		if ctx.IsSet("config") {
 			return ctx.String("config")
 		}
+	}
+	if v := os.Getenv("STRONGROOM_CONFIG"); v != "" {
+		return v
 	}
 	return defaultConfig
 }

@@ -33,6 +33,7 @@ requirements=(
 	"gcc cmd:gcc"
 	"libc6-dev file:/usr/include/stdio.h"
 	"util-linux cmd:runuser"
+	"haproxy cmd:haproxy"
 )
 
 present() {

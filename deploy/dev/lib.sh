@@ -339,6 +339,21 @@ dev_stop_server() {
 	rm -f "$DEV_SERVER_PID"
 }
 
+# dev_start_server: start `strongroom serve` for DIR in the background, after
+# stopping one left in the same folder, and wait until it accepts TLS.
+# setsid: the server must not share the caller's process group (a test
+# runner's or a terminal's signals); no inherited stdio, so a caller that
+# reads our output is not kept waiting by the server holding the pipe.
+dev_start_server() {
+	local pid
+	dev_stop_server
+	dev_log "starting strongroom serve on 127.0.0.1:$DEV_KMIP_PORT (log $DEV_SERVER_LOG)"
+	setsid "$DEV_BIN" --config "$DEV_CONFIG" serve </dev/null >>"$DEV_SERVER_LOG" 2>&1 &
+	pid=$!
+	printf '%s\n' "$pid" >"$DEV_SERVER_PID"
+	dev_wait_ready "$pid"
+}
+
 # dev_tls_ok: one mutually authenticated TLS handshake with the key-client
 # certificate, checking the server certificate's name as mongod does.
 dev_tls_ok() {
@@ -369,9 +384,11 @@ dev_quote() {
 	printf "'%s'" "${1//\'/$q}"
 }
 
-# dev_write_env: DIR/env, exported assignments with single-quoted values.
+# dev_write_env [NAME=VALUE...]: DIR/env, exported assignments with
+# single-quoted values; the extra assignments given follow the standard ones.
+# shellcheck disable=SC2120 # the arguments are optional
 dev_write_env() {
-	local tmp name value
+	local tmp name value kv
 	tmp=$(mktemp "$DEV_ENV.XXXXXX")
 	chmod 600 "$tmp"
 	{
@@ -395,6 +412,9 @@ dev_write_env() {
 			SOFTHSM2_CONF) value=$DEV_SOFTHSM2_CONF ;;
 			esac
 			printf 'export %s=%s\n' "$name" "$(dev_quote "$value")"
+		done
+		for kv in "$@"; do
+			printf 'export %s=%s\n' "${kv%%=*}" "$(dev_quote "${kv#*=}")"
 		done
 	} >"$tmp"
 	mv -f "$tmp" "$DEV_ENV"

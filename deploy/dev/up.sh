@@ -20,14 +20,6 @@ set -euo pipefail
 }
 
 dev_prepare "$1"
-dev_stop_server
-dev_log "starting strongroom serve on 127.0.0.1:$DEV_KMIP_PORT (log $DEV_SERVER_LOG)"
-# setsid: the server must not share the caller's process group (a test
-# runner's or a terminal's signals); no inherited stdio, so a caller that
-# reads our output is not kept waiting by the server holding the pipe.
-setsid "$DEV_BIN" --config "$DEV_CONFIG" serve </dev/null >>"$DEV_SERVER_LOG" 2>&1 &
-pid=$!
-printf '%s\n' "$pid" >"$DEV_SERVER_PID"
-dev_wait_ready "$pid"
+dev_start_server
 dev_write_env
 dev_log "ready: KMIP on 127.0.0.1:$DEV_KMIP_PORT (server name $DEV_SERVER_NAME); use: . $DEV_ENV"

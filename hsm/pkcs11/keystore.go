@@ -33,6 +33,9 @@ type Keystore struct {
 	// time (SoftHSM2 2.6.1 fails concurrent token-object creation).
 	ensureMu sync.Mutex
 	keys     atomic.Pointer[keyHandles]
+	// streams bounds the multi-part operations in flight, each of which
+	// holds its own session outside the pool (see StartCipher).
+	streams chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -60,7 +63,7 @@ func Open(ctx context.Context, cfg Config) (*Keystore, error) {
 	if p == nil {
 		return nil, fmt.Errorf("hsm: load PKCS#11 module %q: cannot load library", cfg.Module)
 	}
-	k := &Keystore{cfg: cfg, log: cfg.Logger, p: p}
+	k := &Keystore{cfg: cfg, log: cfg.Logger, p: p, streams: make(chan struct{}, maxStreams)}
 	switch err := p.Initialize(); {
 	case err == nil:
 		k.ownsInit = true

@@ -22,6 +22,11 @@ func kindSpec(kind hsm.KeyKind, n int) (keyType, genMech uint, err error) {
 			return 0, 0, fmt.Errorf("hsm: AES key length %d bytes is not 16, 24 or 32", n)
 		}
 		return pkcs11.CKK_AES, pkcs11.CKM_AES_KEY_GEN, nil
+	case hsm.KindDES3:
+		if n != 24 {
+			return 0, 0, fmt.Errorf("hsm: Triple-DES key length %d bytes is not 24", n)
+		}
+		return pkcs11.CKK_DES3, pkcs11.CKM_DES3_KEY_GEN, nil
 	case hsm.KindGeneric:
 		if n < 1 || n > maxGenericBytes {
 			return 0, 0, fmt.Errorf("hsm: generic secret length %d bytes is outside 1..%d", n, maxGenericBytes)
@@ -68,7 +73,10 @@ func (k *Keystore) GenerateWrapped(ctx context.Context, kind hsm.KeyKind, bits i
 	if err := k.requireKeys(true, false); err != nil {
 		return hsm.Wrapped{}, err
 	}
-	tmpl := append(dataKeyAttrs(keyType, true), pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, n))
+	tmpl := dataKeyAttrs(keyType, true)
+	if kind != hsm.KindDES3 { // DES keys have a fixed length; CKA_VALUE_LEN is invalid for them
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, n))
+	}
 	var blob []byte
 	err = k.do(ctx, "generate key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
 		obj, err := k.p.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(genMech, nil)}, tmpl)
@@ -88,6 +96,9 @@ func (k *Keystore) GenerateWrapped(ctx context.Context, kind hsm.KeyKind, bits i
 // ImportWrapped creates a sensitive session object holding material, wraps
 // it under the KEK and destroys it. material is not modified or retained.
 func (k *Keystore) ImportWrapped(ctx context.Context, kind hsm.KeyKind, material []byte) (hsm.Wrapped, error) {
+	if kind == hsm.KindRSAPrivate || kind == hsm.KindECPrivate {
+		return k.importPrivate(ctx, kind, material)
+	}
 	keyType, _, err := kindSpec(kind, len(material))
 	if err != nil {
 		return hsm.Wrapped{}, err
@@ -134,6 +145,9 @@ func (k *Keystore) wrapped(blob []byte, n int) hsm.Wrapped {
 // that can come from the blob itself wraps hsm.ErrIntegrity: SoftHSM2
 // reports a tampered blob as CKR_GENERAL_ERROR, not CKR_WRAPPED_KEY_INVALID.
 func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) ([]byte, error) {
+	if kind == hsm.KindRSAPrivate || kind == hsm.KindECPrivate {
+		return k.unwrapPrivate(ctx, kind, w)
+	}
 	if w.KEK != k.cfg.KEKLabel {
 		return nil, fmt.Errorf("%w: blob is wrapped under KEK %q, this keystore uses %q", hsm.ErrIntegrity, w.KEK, k.cfg.KEKLabel)
 	}
@@ -231,6 +245,8 @@ func kindName(kind hsm.KeyKind) string {
 		return "AES"
 	case hsm.KindGeneric:
 		return "generic secret"
+	case hsm.KindDES3:
+		return "Triple-DES"
 	}
 	return fmt.Sprintf("kind-%d", int(kind))
 }

@@ -25,6 +25,7 @@ func TestGenerateUnwrap(t *testing.T) {
 		{"generic 160 bits", hsm.KindGeneric, 160, 32},
 		{"generic 256 bits", hsm.KindGeneric, 256, 40},
 		{"generic 768 bits", hsm.KindGeneric, 768, 104},
+		{"Triple-DES", hsm.KindDES3, 192, 32},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

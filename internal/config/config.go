@@ -23,6 +23,10 @@ type Config struct {
 	Node string `json:"node"`
 	// Listen is the KMIP TLS address, e.g. "0.0.0.0:5696".
 	Listen string `json:"listen"`
+	// HTTPSListen is the address of KMIP over HTTPS (POST /kmip with TTLV,
+	// JSON or XML bodies; same certificates and client authentication as
+	// Listen), e.g. "127.0.0.1:5697". Empty (the default) turns it off.
+	HTTPSListen string `json:"https_listen,omitempty"`
 	// ServerName is the name clients use (mongod's --kmipServerName); it is
 	// in the server certificate.
 	ServerName string `json:"server_name"`
@@ -39,6 +43,23 @@ type Config struct {
 	// Admin is the Crypto Officer certificate the administrator's commands
 	// (`strongroom key ...`) present to the server.
 	Admin ClientCert `json:"admin"`
+	// Replication tunes mirroring between nodes; optional.
+	Replication Replication `json:"replication,omitzero"`
+}
+
+// Replication tunes mirroring (package replication). Zero values mean the
+// package defaults.
+type Replication struct {
+	// AdminURL is a superuser connection to this node's database, used by
+	// `strongroom mirror add|remove` (CREATE SUBSCRIPTION needs a superuser
+	// on PostgreSQL 15); the serving role keeps using database.url. It holds
+	// a password: the file is 0600.
+	AdminURL string `json:"admin_url,omitempty"`
+	// HeartbeatInterval is how often serve updates this node's heartbeat.
+	HeartbeatInterval Duration `json:"heartbeat_interval,omitzero"`
+	// ScrubInterval is how often serve scrubs blobs of keys that a peer
+	// destroyed.
+	ScrubInterval Duration `json:"scrub_interval,omitzero"`
 }
 
 // ClientCert names a client certificate and its key.

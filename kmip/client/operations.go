@@ -11,12 +11,12 @@ import (
 // Client speaks KMIP operations over one connection in one protocol
 // version. It is what the administrator's CLI and the tests use.
 type Client struct {
-	conn    *Conn
+	conn    RoundTripper
 	version kmip.ProtocolVersion
 }
 
-// New wraps a connection.
-func New(conn *Conn, v kmip.ProtocolVersion) *Client { return &Client{conn: conn, version: v} }
+// New wraps a connection: a *Conn (TLS) or an *HTTPConn (HTTPS).
+func New(conn RoundTripper, v kmip.ProtocolVersion) *Client { return &Client{conn: conn, version: v} }
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }

@@ -39,7 +39,8 @@ func clientSettable(tag ttlv.Tag) bool {
 		ttlv.TagKeyValueLocation,
 		ttlv.TagProtectionLevel,
 		ttlv.TagProtectionPeriod,
-		ttlv.TagQuantumSafe:
+		ttlv.TagQuantumSafe,
+		ttlv.TagFresh:
 		return true
 	}
 	return false

@@ -13,7 +13,10 @@ func authorize(c Caller, op ttlv.Operation) *kmip.Error {
 	switch op {
 	case ttlv.OperationDiscoverVersions, ttlv.OperationQuery:
 		return nil
-	case ttlv.OperationGet, ttlv.OperationGetAttributes, ttlv.OperationGetAttributeList, ttlv.OperationLocate:
+	case ttlv.OperationGet, ttlv.OperationGetAttributes, ttlv.OperationGetAttributeList, ttlv.OperationLocate,
+		// Using keys (inside the HSM) is what key clients are for.
+		ttlv.OperationEncrypt, ttlv.OperationDecrypt, ttlv.OperationSign, ttlv.OperationSignatureVerify,
+		ttlv.OperationMAC, ttlv.OperationMACVerify, ttlv.OperationHash, ttlv.OperationRNGRetrieve:
 		if c.Role == RoleCryptoOfficer || c.Role == RoleKeyClient {
 			return nil
 		}

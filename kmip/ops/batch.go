@@ -42,12 +42,19 @@ func (s *Service) ServeKMIP(ctx context.Context, peer server.Peer, msg ttlv.Item
 	}
 	var placeholder string
 	r := &request{version: req.Header.Version, caller: caller, placeholder: &placeholder}
+	itemCtx, stage := ctx, (*staged)(nil)
+	if req.Header.BatchErrorContinuation == ttlv.BatchErrorContinuationOptionUndo {
+		itemCtx, stage = withStaging(ctx, s.store) // see undo.go
+	}
 	for _, it := range req.Items {
-		item := s.serveItem(ctx, r, it)
+		item := s.serveItem(itemCtx, r, it)
 		resp.Items = append(resp.Items, item)
 		if item.Status != ttlv.ResultStatusSuccess && req.Header.BatchErrorContinuation != ttlv.BatchErrorContinuationOptionContinue {
-			break // Stop (the default); Undo is treated as Stop
+			break // Stop (the default) or Undo
 		}
+	}
+	if stage != nil {
+		s.finishUndo(ctx, stage, resp)
 	}
 	out := resp.TTLV()
 	if max := req.Header.MaximumResponseSize; max > 0 {

@@ -30,15 +30,11 @@ func (s *Service) create(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 	if err != nil {
 		return ttlv.Item{}, err
 	}
-	if t.algorithm != ttlv.CryptographicAlgorithmAES {
-		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonInvalidField, "Create needs Cryptographic Algorithm AES")
+	kind, bits, err := symmetricSpec(t)
+	if err != nil {
+		return ttlv.Item{}, err
 	}
-	switch t.length {
-	case 128, 192, 256:
-	default:
-		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonInvalidField, "AES Cryptographic Length must be 128, 192 or 256")
-	}
-	w, err := s.keys.GenerateWrapped(ctx, hsm.KindAES, int(t.length))
+	w, err := s.keys.GenerateWrapped(ctx, kind, bits)
 	if err != nil {
 		return ttlv.Item{}, fmt.Errorf("ops: create: %w", err)
 	}
@@ -57,6 +53,11 @@ func (s *Service) insert(ctx context.Context, objType ttlv.ObjectType, t *templa
 	uid := uuid.NewString()
 	now := s.now()
 	attrs := append(s.newObjectAttrs(uid, objType, t, now), extra...)
+	more, err := s.serverAttrs(ctx, uid, objType, t.algorithm, attrs, w, generated(extra))
+	if err != nil {
+		return "", err
+	}
+	attrs = append(attrs, more...)
 	enc, err := encodeAttrs(attrs)
 	if err != nil {
 		return "", fmt.Errorf("ops: encode attributes: %w", err)
@@ -67,11 +68,16 @@ func (s *Service) insert(ctx context.Context, objType ttlv.ObjectType, t *templa
 		KEK: w.KEK, Mechanism: w.Mechanism, Blob: w.Blob, BlobLength: w.Length,
 		Attributes: enc, CreatedAt: now,
 	}
-	if err := s.store.CreateObject(ctx, row); err != nil {
+	if err := s.db(ctx).CreateObject(ctx, row); err != nil {
 		return "", fmt.Errorf("ops: store new object: %w", err)
 	}
 	return uid, nil
 }
+
+// generated tells a key born in the HSM (Create passes no extra attributes)
+// from one a client registered (Register always states its Key Format
+// Type).
+func generated(extra []kmip.Attribute) bool { return extra == nil }
 
 // payloadObjectType reads the Object Type of a Create or Register payload.
 func payloadObjectType(p ttlv.Item) (ttlv.ObjectType, error) {

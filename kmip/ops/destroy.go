@@ -35,7 +35,7 @@ func (s *Service) destroy(ctx context.Context, r *request, p ttlv.Item) (ttlv.It
 	// destroy accepted elsewhere is scrubbed by the origin when it sees the
 	// event.
 	if o.row.OriginNode == s.store.Node() && o.row.Blob != nil {
-		if err := s.store.ScrubBlob(ctx, uid); err != nil {
+		if err := s.db(ctx).ScrubBlob(ctx, uid); err != nil {
 			return ttlv.Item{}, fmt.Errorf("ops: destroy %s: %w", uid, err)
 		}
 	}

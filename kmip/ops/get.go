@@ -12,12 +12,11 @@ import (
 
 // get handles Get (KMIP 1.4 §4.11, 2.1 §6.1.18). It works on Pre-Active and
 // Deactivated keys (mongod reads a rotated-out key) and fails cleanly on
-// destroyed ones. Symmetric keys come back Raw unless another format is
-// asked for: mongod refuses anything else.
+// destroyed ones. Keys come back in the format they were registered in
+// (Raw for keys Strongroom created: mongod refuses anything else) unless
+// another format is asked for.
 func (s *Service) get(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, error) {
-	if _, ok := p.Find(ttlv.TagKeyWrappingSpecification); ok {
-		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonKeyWrapTypeNotSupported, "returning wrapped keys is not supported")
-	}
+	wrapSpec, wrapped := p.Find(ttlv.TagKeyWrappingSpecification)
 	uid, o, err := s.target(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
@@ -27,6 +26,27 @@ func (s *Service) get(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, 
 			return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonObjectDestroyed, "object %s was destroyed", uid)
 		}
 		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonItemNotFound, "object %s was destroyed", uid)
+	}
+	if o.archived() {
+		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonObjectArchived, "object %s is archived; recover it first", uid)
+	}
+	if err := o.exportable(r.version); err != nil {
+		return ttlv.Item{}, err
+	}
+	if wrapped {
+		return s.getWrapped(ctx, r, o, wrapSpec)
+	}
+	if item, ok, err := s.getAsymmetric(ctx, o, p); ok || err != nil {
+		if err == nil {
+			err = s.served(ctx, o)
+		}
+		return item, err
+	}
+	if item, ok, err := s.getOther(ctx, o); ok || err != nil {
+		if err == nil {
+			err = s.served(ctx, o)
+		}
+		return item, err
 	}
 	format, err := getFormat(o, p)
 	if err != nil {
@@ -47,6 +67,9 @@ func (s *Service) get(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, 
 		return ttlv.Item{}, fmt.Errorf("ops: get %s: %w", uid, err)
 	}
 	obj := s.objectItem(o, format, material)
+	if err := s.served(ctx, o); err != nil {
+		return ttlv.Item{}, err
+	}
 	return ttlv.Struct(ttlv.TagResponsePayload,
 		ttlv.Enum(ttlv.TagObjectType, o.row.ObjectType),
 		ttlv.Text(ttlv.TagUniqueIdentifier, uid),
@@ -64,8 +87,6 @@ func getFormat(o *object, p ttlv.Item) (ttlv.KeyFormatType, error) {
 	if f, ok := p.Find(ttlv.TagKeyFormatType); ok {
 		e, _ := f.EnumValue()
 		asked = ttlv.KeyFormatType(e)
-	} else if o.objectType() == ttlv.ObjectTypeSymmetricKey {
-		asked = ttlv.KeyFormatTypeRaw
 	}
 	switch o.objectType() {
 	case ttlv.ObjectTypeSymmetricKey:

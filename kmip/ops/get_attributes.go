@@ -11,14 +11,16 @@ import (
 // version: a 1.0 client must never see "Fresh", nor a 1.x client "Key
 // Format Type" or "Original Creation Date".
 func visible(v kmip.ProtocolVersion, a kmip.Attribute) bool {
+	if internal(a.Name) {
+		return false
+	}
 	if a.Custom() {
 		return true
 	}
-	info, ok := ttlv.TagInfo(a.Value.Tag)
-	if !ok {
+	if !v.V2() && attributeSince2(a.Value.Tag) {
 		return false
 	}
-	return info.InVersion(ttlv.Version{Major: int(v.Major), Minor: int(v.Minor)})
+	return tagInVersion(v, a.Value.Tag)
 }
 
 // visibleAttrs returns the object's attributes the version knows.
@@ -45,9 +47,15 @@ func (s *Service) getAttributes(ctx context.Context, r *request, p ttlv.Item) (t
 		return ttlv.Item{}, err
 	}
 	var out []kmip.Attribute
-	for _, a := range o.visibleAttrs(r.version) {
-		if names == nil || names[a.Name] {
-			out = append(out, a)
+	if names == nil {
+		out = o.visibleAttrs(r.version)
+	}
+	// Requested attributes come back in the order the client named them.
+	for _, n := range requestedOrder(p) {
+		for _, a := range o.visibleAttrs(r.version) {
+			if a.Name == n {
+				out = append(out, a)
+			}
 		}
 	}
 	resp := ttlv.Struct(ttlv.TagResponsePayload, ttlv.Text(ttlv.TagUniqueIdentifier, uid))

@@ -21,9 +21,15 @@ const locatePage = 500
 func (s *Service) locate(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, error) {
 	var crit []kmip.Attribute
 	var maxItems, offset int32 = -1, 0
+	storageMask := int32(ttlv.StorageStatusMaskOnLineStorage)
+	var member uint32
 	for _, c := range p.Children() {
 		var ok = true
 		switch c.Tag {
+		case ttlv.TagStorageStatusMask:
+			storageMask, ok = c.Int32()
+		case ttlv.TagObjectGroupMember:
+			member, ok = c.EnumValue()
 		case ttlv.TagMaximumItems:
 			maxItems, ok = c.Int32()
 			ok = ok && maxItems >= 0
@@ -65,7 +71,13 @@ func (s *Service) locate(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 				continue
 			}
 			o.applyDates(now)
-			if !matches(o, rest) {
+			if !inStorage(o, storageMask) || !matches(o, rest) || !groupMember(o, member) {
+				continue
+			}
+			if ttlv.ObjectGroupMember(member) == ttlv.ObjectGroupMemberGroupMemberDefault {
+				// The default member is the newest one (server policy,
+				// KMIP 1.4 §4.9): keep only the last match.
+				matched, found = 1, []string{o.row.UID}
 				continue
 			}
 			matched++
@@ -90,7 +102,10 @@ func (s *Service) locate(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 	for _, uid := range found {
 		resp = resp.Append(ttlv.Text(ttlv.TagUniqueIdentifier, uid))
 	}
-	if len(found) > 0 {
+	// One object found becomes the ID Placeholder; several empty it, so
+	// that batched operations without an identifier fail (KMIP 1.4 §4.9).
+	*r.placeholder = ""
+	if len(found) == 1 {
 		*r.placeholder = found[0]
 	}
 	return resp, nil
@@ -142,9 +157,15 @@ func matches(o *object, crit []kmip.Attribute) bool {
 			}
 			continue
 		}
+		if c.Value.Tag == ttlv.TagUsageLimits && !c.Custom() {
+			if !usageAtLeast(o, c.Value) {
+				return false
+			}
+			continue
+		}
 		found := false
 		for _, a := range o.all(c.Name) {
-			if equalItems(a.Value, c.Value) {
+			if matchValue(a.Value, c.Value) {
 				found = true
 				break
 			}
@@ -154,6 +175,9 @@ func matches(o *object, crit []kmip.Attribute) bool {
 		}
 	}
 	for tag, ts := range dates {
+		if len(ts) == 1 && ts[0].Equal(maxDate) {
+			continue // the largest date means "undefined" (KMIP 1.4 §4.9)
+		}
 		v, ok := o.value(tag)
 		if !ok {
 			return false

@@ -15,10 +15,13 @@ import (
 
 // Event kinds in storage: "set" replaces every instance of the attributes
 // it names (State merges forward instead, see mergeState); "delete" removes
-// the instances it lists.
+// the instances it lists; "add" and "modify" are the instance-level changes
+// of the attribute operations (see attribute_events.go).
 const (
 	eventSet    = "set"
 	eventDelete = "delete"
+	eventAdd    = "add"
+	eventModify = "modify"
 )
 
 // v21 is the canonical encoding of attribute sets in storage.
@@ -29,6 +32,9 @@ var v21 = kmip.ProtocolVersion{Major: 2, Minor: 1}
 type object struct {
 	row   storage.Object
 	attrs []kmip.Attribute
+	// clock is the highest event clock folded, so that a new change can be
+	// ordered after every change it has seen (appendChanges).
+	clock int64
 }
 
 // load reads an object and folds its events.
@@ -36,7 +42,7 @@ func (s *Service) load(ctx context.Context, uid string) (*object, error) {
 	if !validUID(uid) {
 		return nil, kmip.Errorf(ttlv.ResultReasonItemNotFound, "no object with unique identifier %q", uid)
 	}
-	row, events, err := s.store.Object(ctx, uid)
+	row, events, err := s.db(ctx).Object(ctx, uid)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, kmip.Errorf(ttlv.ResultReasonItemNotFound, "no object with unique identifier %q", uid)
 	}
@@ -59,6 +65,10 @@ func (s *Service) target(ctx context.Context, r *request, payload ttlv.Item) (st
 		return "", nil, err
 	}
 	o, err := s.load(ctx, uid)
+	if kerr, ok := kmip.AsError(err); ok && kerr.Reason == ttlv.ResultReasonItemNotFound && r.version.V2() {
+		// KMIP 2.x names the case Object Not Found.
+		return "", nil, kmip.Errorf(ttlv.ResultReasonObjectNotFound, "%s", kerr.Message)
+	}
 	if err != nil {
 		return "", nil, err
 	}
@@ -90,11 +100,16 @@ func fold(row storage.Object, events []storage.Event) (*object, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ops: object %s event %s: %w", row.UID, ev.ID, err)
 		}
+		o.clock = max(o.clock, ev.Clock)
 		switch ev.Kind {
 		case eventSet:
 			o.set(change)
 		case eventDelete:
 			o.remove(change)
+		case eventAdd:
+			o.add(change)
+		case eventModify:
+			o.modify(change)
 		default:
 			return nil, fmt.Errorf("ops: object %s event %s: unknown kind %q", row.UID, ev.ID, ev.Kind)
 		}
@@ -233,7 +248,7 @@ func (s *Service) appendChange(ctx context.Context, uid, kind string, change []k
 		ID: uuid.NewString(), UID: uid, OriginNode: s.store.Node(),
 		Clock: now.UnixMicro(), Kind: kind, Payload: payload, CreatedAt: now,
 	}
-	if err := s.store.AppendEvents(ctx, ev); err != nil {
+	if err := s.db(ctx).AppendEvents(ctx, ev); err != nil {
 		return fmt.Errorf("ops: store change of %s: %w", uid, err)
 	}
 	return nil

@@ -18,20 +18,49 @@ func (s *Service) query(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item
 		}
 		switch ttlv.QueryFunction(v) {
 		case ttlv.QueryFunctionQueryOperations:
+			// Only operations the client's version defines (no Set
+			// Attribute or Log to a 1.4 client).
 			for _, op := range s.implemented {
-				resp = resp.Append(ttlv.Enum(ttlv.TagOperation, uint32(op)))
+				if enumInVersion(r.version, ttlv.TagOperation, uint32(op)) {
+					resp = resp.Append(ttlv.Enum(ttlv.TagOperation, uint32(op)))
+				}
 			}
 		case ttlv.QueryFunctionQueryObjects:
-			resp = resp.Append(
-				ttlv.Enum(ttlv.TagObjectType, uint32(ttlv.ObjectTypeSymmetricKey)),
-				ttlv.Enum(ttlv.TagObjectType, uint32(ttlv.ObjectTypeSecretData)))
+			for _, t := range servedObjectTypes() {
+				if enumInVersion(r.version, ttlv.TagObjectType, uint32(t)) {
+					resp = resp.Append(ttlv.Enum(ttlv.TagObjectType, uint32(t)))
+				}
+			}
 		case ttlv.QueryFunctionQueryServerInformation:
 			resp = resp.Append(ttlv.Text(ttlv.TagVendorIdentification, s.vendor))
 			if s.info != "" {
-				resp = resp.Append(ttlv.Struct(ttlv.TagServerInformation,
-					ttlv.Text(ttlv.TagServerName, s.info)))
+				info := ttlv.Struct(ttlv.TagServerInformation)
+				if tagInVersion(r.version, ttlv.TagServerName) {
+					info = info.Append(ttlv.Text(ttlv.TagServerName, s.info))
+				}
+				resp = resp.Append(info)
 			}
 		}
 	}
 	return resp, nil
+}
+
+// servedObjectTypes are the managed object types Strongroom stores.
+func servedObjectTypes() []ttlv.ObjectType {
+	return []ttlv.ObjectType{
+		ttlv.ObjectTypeCertificate, ttlv.ObjectTypeSymmetricKey, ttlv.ObjectTypePublicKey,
+		ttlv.ObjectTypePrivateKey, ttlv.ObjectTypeSecretData, ttlv.ObjectTypeOpaqueObject,
+	}
+}
+
+// enumInVersion reports whether an enumeration value exists in v.
+func enumInVersion(v kmip.ProtocolVersion, tag ttlv.Tag, value uint32) bool {
+	info, ok := ttlv.EnumValueInfo(tag, value)
+	return ok && info.InVersion(ttlv.Version{Major: int(v.Major), Minor: int(v.Minor)})
+}
+
+// tagInVersion reports whether a tag exists in v.
+func tagInVersion(v kmip.ProtocolVersion, tag ttlv.Tag) bool {
+	info, ok := ttlv.TagInfo(tag)
+	return ok && info.InVersion(ttlv.Version{Major: int(v.Major), Minor: int(v.Minor)})
 }

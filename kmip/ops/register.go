@@ -26,6 +26,8 @@ func (s *Service) register(ctx context.Context, r *request, p ttlv.Item) (ttlv.I
 		if obj, ok = p.Find(ttlv.TagSymmetricKey); ok {
 			kbItem, ok = obj.Find(ttlv.TagKeyBlock)
 		}
+	case ttlv.ObjectTypePrivateKey, ttlv.ObjectTypePublicKey:
+		return s.registerAsymmetric(ctx, r, p, objType)
 	case ttlv.ObjectTypeSecretData:
 		var obj ttlv.Item
 		if obj, ok = p.Find(ttlv.TagSecretData); ok {
@@ -38,7 +40,7 @@ func (s *Service) register(ctx context.Context, r *request, p ttlv.Item) (ttlv.I
 			extra = append(extra, kmip.Attribute{Name: "y-strongroom-secret-data-type", Value: ttlv.Enum(ttlv.TagAttributeValue, v)})
 		}
 	default:
-		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonInvalidField, "Register supports Symmetric Key and Secret Data; got %s", objType)
+		return s.registerOther(ctx, r, p, objType)
 	}
 	if !ok {
 		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonInvalidMessage, "the %s object is missing", objType)
@@ -64,6 +66,15 @@ func (s *Service) register(ctx context.Context, r *request, p ttlv.Item) (ttlv.I
 		return ttlv.Item{}, fmt.Errorf("ops: register: %w", err)
 	}
 	extra = append(extra, kmip.Attr(ttlv.Enum(ttlv.TagKeyFormatType, uint32(kb.format))))
+	if digestable(kb.format) {
+		// The client sent the plaintext, so it is hashed here; no unwrap.
+		extra = append(extra, digestAttr(kb.material, kb.format))
+	}
+	hm, err := s.hmacForm(ctx, t, kind, w, kb.material)
+	if err != nil {
+		return ttlv.Item{}, err
+	}
+	extra = append(extra, hm...)
 	uid, err := s.insert(ctx, objType, t, w, extra)
 	if err != nil {
 		return ttlv.Item{}, err
@@ -90,6 +101,9 @@ func reconcileKey(objType ttlv.ObjectType, kb *keyBlock, t *template) (hsm.KeyKi
 	}
 	if t.algorithm == 0 {
 		return 0, kmip.Errorf(ttlv.ResultReasonInvalidField, "cryptographic algorithm is required for a symmetric key")
+	}
+	if t.algorithm == ttlv.CryptographicAlgorithm3DES && bits == 192 {
+		return des3Length(kb, t)
 	}
 	if (t.length != 0 && t.length != bits) || (kb.length != 0 && kb.length != bits) {
 		return 0, kmip.Errorf(ttlv.ResultReasonInvalidField, "cryptographic length does not match the %d-bit key material", bits)

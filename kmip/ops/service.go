@@ -67,6 +67,8 @@ type Service struct {
 	// handlers and implemented are filled once by New and only read after.
 	handlers    map[ttlv.Operation]handlerFunc
 	implemented []ttlv.Operation
+	// streams are the open multi-part cryptographic operations.
+	streams *streamTable
 }
 
 var _ server.Handler = (*Service)(nil)
@@ -89,6 +91,7 @@ func New(cfg Config) *Service {
 	if s.vendor == "" {
 		s.vendor = "Strongroom"
 	}
+	s.streams = newStreamTable()
 	s.handlers = map[ttlv.Operation]handlerFunc{}
 	s.registerOperations()
 	return s

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -165,7 +167,16 @@ func checkVersion(t *testing.T, u string) {
 	var rows int
 	conn := connect(t, u)
 	err := conn.QueryRow(t.Context(), `SELECT max(version), bool_or(dirty), count(*) FROM schema_migrations`).Scan(&version, &dirty, &rows)
-	if err != nil || version != 1 || dirty || rows != 1 {
-		t.Errorf("schema_migrations: version %d dirty %v rows %d (err %v), want 1 false 1", version, dirty, rows, err)
+	// The latest migration's number, from the newest file's name.
+	files, gerr := filepath.Glob("migrations/*.up.sql")
+	if gerr != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", gerr)
+	}
+	latest, perr := strconv.ParseInt(strings.SplitN(filepath.Base(files[len(files)-1]), "_", 2)[0], 10, 64)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	if err != nil || version != latest || dirty || rows != 1 {
+		t.Errorf("schema_migrations: version %d dirty %v rows %d (err %v), want %d false 1", version, dirty, rows, err, latest)
 	}
 }

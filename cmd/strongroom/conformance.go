@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/strongroom/strongroom/kmip/client"
+	"github.com/strongroom/strongroom/kmip/conformance"
+)
+
+// conformanceCommand replays OASIS KMIP XML test cases against a running
+// server (issue 3). Its table, docs/CONFORMANCE.md, is made by
+// `make conformance`.
+func conformanceCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "conformance",
+		Usage:     "replay KMIP XML test case files (OASIS format) against a running server",
+		ArgsUsage: "PATH... (files, or folders searched for *.xml)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Usage: "server address (default: from the configuration)"},
+			&cli.StringFlag{Name: "transport", Value: "tls", Usage: "tls (TTLV over TLS), or KMIP over HTTPS: https-ttlv, https-json, https-xml"},
+			&cli.StringFlag{Name: "ca", Usage: "CA certificate (default: from the configuration)"},
+			&cli.StringFlag{Name: "cert", Usage: "client certificate, or certificate+key PEM (default: the Crypto Officer's)"},
+			&cli.StringFlag{Name: "key", Usage: "client private key (when not in --cert)"},
+			&cli.StringFlag{Name: "server-name", Usage: "name expected in the server certificate (default: from the configuration, else the address's host)"},
+			&cli.StringFlag{Name: "markdown", Usage: "also write the results as a Markdown table to `FILE`"},
+			&cli.BoolFlag{Name: "markdown-append", Usage: "append a section to the --markdown file instead of replacing it"},
+			&cli.StringFlag{Name: "markdown-title", Value: "Results", Usage: "heading of the Markdown section"},
+			&cli.StringFlag{Name: "markdown-command", Usage: "command shown as the way to regenerate the file (default: this command line)"},
+			&cli.StringSliceFlag{Name: "profile", Usage: "run only files of these profiles (file-name prefix: BL, SKLC, CS-BC, MSGENC-*...); repeat or separate with commas"},
+			&cli.StringSliceFlag{Name: "exclude-profile", Usage: "skip files of these profiles"},
+			&cli.BoolFlag{Name: "report-only", Usage: "exit with status 0 even when files fail (still non-zero if the server cannot be reached)"},
+			&cli.DurationFlag{Name: "timeout", Value: time.Minute, Usage: "limit for one request and its response"},
+		},
+		Action: runConformance,
+	}
+}
+
+func runConformance(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return errors.New("conformance: give at least one test case file or folder")
+	}
+	files, err := conformanceFiles(c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	files = filterProfiles(files, c.StringSlice("profile"), c.StringSlice("exclude-profile"))
+	if len(files) == 0 {
+		return errors.New("conformance: no test case file of the selected profiles")
+	}
+	addr, tlsCfg, err := conformanceTarget(c)
+	if err != nil {
+		return err
+	}
+	dial := func(ctx context.Context) (conformance.RoundTripper, error) {
+		return client.DialTransport(ctx, c.String("transport"), addr, tlsCfg)
+	}
+	// One connection first, so that an unreachable server is one error,
+	// not a failure per file.
+	pre, err := dial(c.Context)
+	if err != nil {
+		return fmt.Errorf("conformance: %w", err)
+	}
+	pre.(io.Closer).Close()
+
+	r := &conformance.Runner{Dial: dial, StepTimeout: c.Duration("timeout")}
+	var results []conformance.Result
+	failed := 0
+	for _, f := range files {
+		res := r.RunFile(c.Context, f)
+		results = append(results, res)
+		if res.Passed {
+			fmt.Printf("PASS %s\n", f)
+		} else {
+			failed++
+			fmt.Printf("FAIL %s: %s\n", f, res.Reason())
+		}
+	}
+	fmt.Printf("%d passed, %d failed\n", len(results)-failed, failed)
+	if md := c.String("markdown"); md != "" {
+		cmd := c.String("markdown-command")
+		if cmd == "" {
+			cmd = strings.Join(append([]string{"strongroom"}, os.Args[1:]...), " ")
+		}
+		if err := writeConformanceMarkdown(md, c.Bool("markdown-append"), c.String("markdown-title"), cmd, results); err != nil {
+			return err
+		}
+	}
+	if failed > 0 && !c.Bool("report-only") {
+		return fmt.Errorf("conformance: %d of %d files failed", failed, len(results))
+	}
+	return nil
+}
+
+// conformanceTarget resolves the address and TLS configuration from the
+// flags, and from the configuration file for what they leave out (as the
+// key commands do).
+func conformanceTarget(c *cli.Context) (string, *tls.Config, error) {
+	addr, ca, cert, key, name := c.String("addr"), c.String("ca"), c.String("cert"), c.String("key"), c.String("server-name")
+	if addr == "" || ca == "" || cert == "" || name == "" {
+		cfg, err := loadConfig(c)
+		switch {
+		case err == nil:
+			if addr == "" {
+				addr = dialAddr(cfg.Listen)
+				if strings.HasPrefix(c.String("transport"), "https") {
+					if cfg.HTTPSListen == "" {
+						return "", nil, errors.New("conformance: https_listen is not configured; give --addr")
+					}
+					addr = dialAddr(cfg.HTTPSListen)
+				}
+			}
+			if ca == "" {
+				ca = cfg.TLS.CA
+			}
+			if cert == "" {
+				cert, key = cfg.Admin.Cert, cfg.Admin.Key
+			}
+			if name == "" {
+				name = cfg.ServerName
+			}
+		case addr == "" || ca == "" || cert == "":
+			return "", nil, fmt.Errorf("conformance: --addr, --ca and --cert, or a configuration file: %w", err)
+		}
+	}
+	tlsCfg, err := client.ClientTLSConfig(ca, cert, key, name)
+	if err != nil {
+		return "", nil, err
+	}
+	return addr, tlsCfg, nil
+}
+
+// conformanceFiles expands the arguments: files as given, folders to their
+// *.xml files (recursively), each folder's files sorted.
+func conformanceFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, fmt.Errorf("conformance: %w", err)
+		}
+		if !fi.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".xml") {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("conformance: %w", err)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("conformance: no .xml file under %s", a)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// filterProfiles keeps the files whose profile (conformance.Profile) is in
+// include (all when empty) and not in exclude. A name ending in "*" matches
+// as a prefix ("MSGENC-*").
+func filterProfiles(files, include, exclude []string) []string {
+	match := func(list []string, prof string) bool {
+		for _, p := range list {
+			for _, q := range strings.Split(p, ",") {
+				q = strings.TrimSpace(q)
+				if q == prof || (strings.HasSuffix(q, "*") && strings.HasPrefix(prof, strings.TrimSuffix(q, "*"))) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	var out []string
+	for _, f := range files {
+		prof := conformance.Profile(f)
+		if (len(include) == 0 || match(include, prof)) && !match(exclude, prof) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

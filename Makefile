@@ -5,7 +5,7 @@
 #               with the race detector, a bounded fuzz run of the TTLV
 #               decoder, and the end-to-end tests against a real SoftHSM2
 #               token and a real PostgreSQL that the tests start themselves
-# Also: make build | lint | bench | conformance (docs/CONFORMANCE.md).
+# Also: make build | lint | bench | conformance (docs/CONFORMANCE.md) | deb.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -22,7 +22,7 @@ FUZZTIME ?= 30s
 TEST_TIMEOUT ?= 40m
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test deps build lint bench conformance
+.PHONY: run test deps build lint bench conformance deb
 
 deps:
 	bash deploy/dev/install-deps.sh
@@ -41,6 +41,11 @@ test: deps
 build:
 	$(GO) build -o bin/strongroom ./cmd/strongroom
 
+# Debian package (dpkg-deb): binary, hardened systemd unit, default
+# /etc/strongroom/strongroom.json; written to dist/.
+deb:
+	bash deploy/debian/build.sh dist
+
 lint:
 	@unformatted=$$(gofmt -l .); \
 	if [[ -n $$unformatted ]]; then echo "gofmt -l:"; echo "$$unformatted"; exit 1; fi
@@ -50,7 +55,7 @@ lint:
 	else echo "lint: shellcheck is not installed (apt-get install shellcheck); shell scripts not checked"; fi
 
 bench: deps
-	bash deploy/dev/bench.sh
+	bash deploy/bench/compare.sh
 
 # Replays the OASIS KMIP test cases (../shared/kmip-vectors) against a
 # throwaway node and writes docs/CONFORMANCE.md; failing cases are recorded

@@ -14,7 +14,7 @@ import (
 // publishedTables are the tables a node publishes, each filtered to the
 // node's own rows. Every one has origin_node in its replica identity, so
 // the owner's UPDATEs (the blob scrub, the heartbeat) publish too.
-var publishedTables = []string{"objects", "object_events", "node_heartbeats"}
+var publishedTables = []string{"objects", "object_events", "node_heartbeats", "audit_records", "key_grants"}
 
 // publicationSQL is the table list of node's publication.
 func publicationSQL(node string) string {

@@ -74,7 +74,9 @@ func TestHTTPSCreateGet(t *testing.T) {
 		for _, v := range []kmip.ProtocolVersion{{Major: 1, Minor: 4}, {Major: 2, Minor: 1}} {
 			t.Run(enc.String()+"-"+v.String(), func(t *testing.T) {
 				admin := s.httpsClient(t, addr, "admin", enc, v)
-				uid, err := admin.CreateAES(ctx, 256, client.NameAttr("https-"+enc.String()+"-"+v.String()))
+				// Owned by the key client's group, so that it may Get it.
+				uid, err := admin.CreateAES(ctx, 256, client.NameAttr("https-"+enc.String()+"-"+v.String()),
+					kmip.Attr(ttlv.Text(ttlv.TagObjectGroup, "key-clients")))
 				if err != nil {
 					t.Fatal(err)
 				}

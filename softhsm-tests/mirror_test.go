@@ -195,10 +195,12 @@ func stateOf(ctx context.Context, cl *client.Client, uid string) (string, error)
 
 // TestMirrorCluster runs the mirroring scenarios against one cluster made
 // by deploy/dev/cluster.sh: two nodes, each with its own SoftHSM2 token
-// (sharing the KEK) and PostgreSQL, mirrored both ways, HAProxy in front.
+// (sharing the KEK, moved by the ceremony) and PostgreSQL, mirrored both ways, HAProxy in front.
 func TestMirrorCluster(t *testing.T) {
 	c := startCluster(t)
 	a, b := c.dial(t, "a"), c.dial(t, "b")
+
+	t.Run("KEKByCeremony", func(t *testing.T) { kekByCeremony(t, c) })
 
 	t.Run("CreatedOnAFetchedOnB", func(t *testing.T) {
 		uid, err := a.CreateAES(mctx(t), 256)
@@ -362,6 +364,10 @@ func TestMirrorCluster(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("SickNodeTakenOut", func(t *testing.T) { sickNode(t, c) })
+
+	t.Run("CLIAddressListFailsOver", func(t *testing.T) { cliAddrList(t, c) })
 
 	t.Run("FailoverThroughLoadBalancer", func(t *testing.T) { failover(t, c) })
 }

@@ -168,7 +168,9 @@ func TestLocate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, v := range []kmip.ProtocolVersion{{Major: 1, Minor: 0}, {Major: 2, Minor: 1}} {
-				got, err := s.dial(t, "client", v).Locate(ctx, tt.max, tt.attrs...)
+				// A Crypto Officer sees every group's keys (key clients:
+				// TestKeyAccessMatrix).
+				got, err := s.dial(t, "admin", v).Locate(ctx, tt.max, tt.attrs...)
 				if err != nil {
 					t.Fatalf("%s: %v", v, err)
 				}
@@ -191,7 +193,7 @@ func TestRoles(t *testing.T) {
 	s := newStack(t)
 	ctx := ctxT(t)
 	v := kmip.ProtocolVersion{Major: 1, Minor: 2}
-	uid, err := s.dial(t, "admin", v).CreateAES(ctx, 256)
+	uid, err := s.dial(t, "admin", v).CreateAES(ctx, 256, kmip.Attr(ttlv.Text(ttlv.TagObjectGroup, "key-clients")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/audit"
 	pkcs11hsm "github.com/strongroom/strongroom/hsm/pkcs11"
 	"github.com/strongroom/strongroom/internal/pgtest"
 	"github.com/strongroom/strongroom/internal/pki"
@@ -32,6 +33,8 @@ type stack struct {
 	server *server.Server
 	// handler is the operations layer, for extra listeners (https_test.go).
 	handler server.Handler
+	// keys is the token, for checking the audit chain (audit_test.go).
+	keys *pkcs11hsm.Keystore
 }
 
 // newStack starts a node. Tests that use it must not run in parallel
@@ -94,8 +97,13 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := ops.New(ops.Config{Keys: ks, Store: store, Logger: log})
-	srv, err := server.New(server.Config{TLS: tlsCfg, Logger: log, Handler: svc, IdleTimeout: 15 * time.Minute})
+	trail, err := audit.Open(ctx, store.Node(), ks, store, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := ops.New(ops.Config{Keys: ks, Store: store, Logger: log, Audit: trail})
+	srv, err := server.New(server.Config{TLS: tlsCfg, Logger: log, Handler: svc, IdleTimeout: 15 * time.Minute,
+		OnHandshakeError: svc.HandshakeRefused})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +121,7 @@ func newStack(t *testing.T) *stack {
 		_ = srv.Shutdown(sdctx)
 		<-done
 	})
-	return &stack{addr: ln.Addr().String(), certs: certs, pg: pg, dbURL: pg.URL, store: store, server: srv, handler: svc}
+	return &stack{addr: ln.Addr().String(), certs: certs, pg: pg, dbURL: pg.URL, store: store, server: srv, handler: svc, keys: ks}
 }
 
 // tlsConfig is a client TLS configuration for one of the issued identities

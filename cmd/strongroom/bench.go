@@ -1,111 +1,122 @@
 package main
 
 import (
-	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"sort"
-	"sync"
+	"net"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/strongroom/strongroom/internal/kmipbench"
 	"github.com/strongroom/strongroom/kmip/client"
 )
 
-// benchCommand measures KMIP Create and Get against a running server, the
-// way mongod uses it: one request per message, one at a time per
-// connection. Figures go to docs/BENCHMARKS.md.
+// benchCommand is the KMIP load generator (internal/kmipbench). It needs no
+// configuration when --addr, --ca and --cert are given, so that it measures
+// any KMIP server; deploy/bench/compare.sh runs it against Strongroom,
+// PyKMIP's server and a bare TLS server for docs/BENCHMARKS.md.
 func benchCommand() *cli.Command {
+	flags := slices.DeleteFunc(clientFlags(), func(f cli.Flag) bool { return slices.Contains(f.Names(), "kmip-version") })
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "measure Create and Get per second against a running server",
-		Flags: append(clientFlags(),
-			&cli.DurationFlag{Name: "duration", Value: 5 * time.Second, Usage: "how long each measurement runs"},
-			&cli.IntSliceFlag{Name: "clients", Value: cli.NewIntSlice(1, 4), Usage: "concurrent connections, one measurement per value"},
+		Usage: "measure a KMIP operation's rate and latency against any KMIP server",
+		Description: "N connections each send one request at a time for --duration (or --count operations) after\n" +
+			"--warmup. Prints a table, or with --json one object with ops_per_sec, p50_ms, p95_ms, p99_ms and errors.\n" +
+			"Operations: get, create, encrypt (AES-CBC, 32 bytes), locate (by Name), get-attributes (State),\n" +
+			"mongod (Get + Get Attributes State, mongod's start-up). Keys it needs are created first.",
+		Flags: append(flags,
+			&cli.StringFlag{Name: "kmip-version", Value: "1.2", Usage: "KMIP protocol version to speak (mongod's is 1.2)"},
+			&cli.StringFlag{Name: "server-name", Usage: "name to verify in the server certificate (default: the configuration's, else the host of --addr)"},
+			&cli.StringFlag{Name: "op", Value: "get", Usage: "operation: get|create|encrypt|locate|get-attributes|mongod"},
+			&cli.IntFlag{Name: "conns", Value: 4, Usage: "concurrent connections"},
+			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to measure"},
+			&cli.Int64Flag{Name: "count", Usage: "stop after this many operations instead (0: use --duration)"},
+			&cli.DurationFlag{Name: "warmup", Value: 2 * time.Second, Usage: "unmeasured load before measuring"},
+			&cli.BoolFlag{Name: "new-conn-per-op", Usage: "open a TLS connection for every operation (measures handshakes)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of a table"},
 		),
 		Action: runBench,
 	}
 }
 
 func runBench(c *cli.Context) error {
-	d := c.Duration("duration")
-	fmt.Printf("%-8s %8s %10s %10s %10s %10s\n", "op", "clients", "ops/s", "p50", "p99", "errors")
-	for _, n := range c.IntSlice("clients") {
-		// Keys to Get are created first, one per connection.
-		clients := make([]*client.Client, n)
-		uids := make([]string, n)
-		for i := range clients {
-			cl, err := adminClient(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			clients[i] = cl
-			if uids[i], err = cl.CreateAES(c.Context, 256); err != nil {
-				return err
-			}
-		}
-		for _, op := range []string{"create", "get"} {
-			r := benchRun(c.Context, clients, d, func(ctx context.Context, i int, cl *client.Client) error {
-				if op == "create" {
-					_, err := cl.CreateAES(ctx, 256)
-					return err
-				}
-				k, err := cl.GetKey(ctx, uids[i])
-				if err == nil && len(k) != 32 {
-					err = fmt.Errorf("get returned %d bytes", len(k))
-				}
-				clear(k)
-				return err
-			})
-			fmt.Printf("%-8s %8d %10.0f %10s %10s %10d\n", op, n, r.rate, r.p50, r.p99, r.errors)
-		}
+	v, err := kmipbench.ParseVersion(c.String("kmip-version"))
+	if err != nil {
+		return err
+	}
+	addr, tlsCfg, err := benchTarget(c)
+	if err != nil {
+		return err
+	}
+	opt := kmipbench.Options{
+		Addr: addr, TLS: tlsCfg, Version: v, Op: c.String("op"), Conns: c.Int("conns"),
+		Duration: c.Duration("duration"), Count: c.Int64("count"), Warmup: c.Duration("warmup"),
+		NewConnPerOp: c.Bool("new-conn-per-op"), Progress: os.Stderr,
+	}
+	if opt.Count > 0 && !c.IsSet("duration") {
+		opt.Duration = 0
+	}
+	res, err := kmipbench.Run(c.Context, opt)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if c.Bool("json") {
+		return json.NewEncoder(os.Stdout).Encode(res)
+	}
+	fmt.Printf("%-15s %5s %6s %10s %10s %9s %9s %9s %9s %7s\n",
+		"op", "kmip", "conns", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors")
+	conns := fmt.Sprint(res.Conns)
+	if res.NewConnPerOp {
+		conns += "*"
+	}
+	fmt.Printf("%-15s %5s %6s %10d %10.0f %9.3f %9.3f %9.3f %9.3f %7d\n",
+		res.Op, res.KMIPVersion, conns, res.Ops, res.OpsPerSec, res.P50Ms, res.P95Ms, res.P99Ms, res.MaxMs, res.Errors)
+	if res.NewConnPerOp {
+		fmt.Println("* a new TLS connection per operation")
+	}
+	if res.FirstError != "" {
+		fmt.Fprintln(os.Stderr, "bench: first error:", res.FirstError)
 	}
 	return nil
 }
 
-type benchResult struct {
-	rate     float64
-	p50, p99 time.Duration
-	errors   int
-}
-
-// benchRun runs f on every client for d and summarises the latencies.
-func benchRun(ctx context.Context, clients []*client.Client, d time.Duration, f func(context.Context, int, *client.Client) error) benchResult {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var mu sync.Mutex
-	var lat []time.Duration
-	errs := 0
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, cl := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			bad := 0
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if err := f(context.Background(), i, cl); err != nil {
-					bad++
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			errs += bad
-			mu.Unlock()
-		}()
+// benchTarget resolves the address and client TLS configuration: flags
+// first, the configuration file only for what they leave out.
+func benchTarget(c *cli.Context) (string, *tls.Config, error) {
+	addr, ca, cert, key, name := c.String("addr"), c.String("ca"), c.String("cert"), c.String("key"), c.String("server-name")
+	if addr == "" || ca == "" || cert == "" {
+		cfg, err := loadConfig(c)
+		if err != nil {
+			return "", nil, fmt.Errorf("bench: give --addr, --ca and --cert, or a configuration: %w", err)
+		}
+		if addr == "" {
+			addr = dialAddr(cfg.Listen)
+		}
+		if ca == "" {
+			ca = cfg.TLS.CA
+		}
+		if cert == "" {
+			cert, key = cfg.Admin.Cert, cfg.Admin.Key
+		}
+		if name == "" {
+			name = cfg.ServerName
+		}
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-	r := benchResult{errors: errs, rate: float64(len(lat)) / elapsed.Seconds()}
-	if len(lat) > 0 {
-		r.p50 = lat[len(lat)/2].Round(time.Microsecond)
-		r.p99 = lat[len(lat)*99/100].Round(time.Microsecond)
+	if name == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return "", nil, errors.New("bench: --addr must be HOST:PORT")
+		}
+		name = host
 	}
-	return r
+	tlsCfg, err := client.ClientTLSConfig(ca, cert, key, name)
+	if err != nil {
+		return "", nil, err
+	}
+	return addr, tlsCfg, nil
 }

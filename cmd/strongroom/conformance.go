@@ -30,6 +30,7 @@ func conformanceCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Usage: "server address (default: from the configuration)"},
 			&cli.StringFlag{Name: "transport", Value: "tls", Usage: "tls (TTLV over TLS), or KMIP over HTTPS: https-ttlv, https-json, https-xml"},
+			&cli.StringSliceFlag{Name: "profile-transport", Usage: "PROFILE=TRANSPORT: replay that profile's files over another transport than --transport (MSGENC-JSON=https-json); repeat"},
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate (default: from the configuration)"},
 			&cli.StringFlag{Name: "cert", Usage: "client certificate, or certificate+key PEM (default: the Crypto Officer's)"},
 			&cli.StringFlag{Name: "key", Usage: "client private key (when not in --cert)"},
@@ -38,6 +39,7 @@ func conformanceCommand() *cli.Command {
 			&cli.BoolFlag{Name: "markdown-append", Usage: "append a section to the --markdown file instead of replacing it"},
 			&cli.StringFlag{Name: "markdown-title", Value: "Results", Usage: "heading of the Markdown section"},
 			&cli.StringFlag{Name: "markdown-command", Usage: "command shown as the way to regenerate the file (default: this command line)"},
+			&cli.StringFlag{Name: "markdown-reasons", Usage: "reasons file (docs/conformance-reasons.txt) whose entries fill the reason column of failing files"},
 			&cli.StringSliceFlag{Name: "profile", Usage: "run only files of these profiles (file-name prefix: BL, SKLC, CS-BC, MSGENC-*...); repeat or separate with commas"},
 			&cli.StringSliceFlag{Name: "exclude-profile", Usage: "skip files of these profiles"},
 			&cli.BoolFlag{Name: "report-only", Usage: "exit with status 0 even when files fail (still non-zero if the server cannot be reached)"},
@@ -59,26 +61,45 @@ func runConformance(c *cli.Context) error {
 	if len(files) == 0 {
 		return errors.New("conformance: no test case file of the selected profiles")
 	}
-	addr, tlsCfg, err := conformanceTarget(c)
+	byProfile, err := profileTransports(c.StringSlice("profile-transport"))
 	if err != nil {
 		return err
 	}
-	dial := func(ctx context.Context) (conformance.RoundTripper, error) {
-		return client.DialTransport(ctx, c.String("transport"), addr, tlsCfg)
+	transports := map[string]string{}
+	runners := map[string]*conformance.Runner{}
+	for _, f := range files {
+		t := transportFor(byProfile, conformance.Profile(f), c.String("transport"))
+		transports[f] = t
+		if runners[t] != nil {
+			continue
+		}
+		addr, tlsCfg, err := conformanceTarget(c, t)
+		if err != nil {
+			return err
+		}
+		dial := func(ctx context.Context) (conformance.RoundTripper, error) {
+			return client.DialTransport(ctx, t, addr, tlsCfg)
+		}
+		// One connection first, so that an unreachable server is one
+		// error, not a failure per file.
+		pre, err := dial(c.Context)
+		if err != nil {
+			return fmt.Errorf("conformance: %s: %w", t, err)
+		}
+		pre.(io.Closer).Close()
+		runners[t] = &conformance.Runner{Dial: dial, StepTimeout: c.Duration("timeout")}
 	}
-	// One connection first, so that an unreachable server is one error,
-	// not a failure per file.
-	pre, err := dial(c.Context)
-	if err != nil {
-		return fmt.Errorf("conformance: %w", err)
-	}
-	pre.(io.Closer).Close()
 
-	r := &conformance.Runner{Dial: dial, StepTimeout: c.Duration("timeout")}
+	var reasons []*conformanceReason
+	if rf := c.String("markdown-reasons"); rf != "" {
+		if reasons, err = loadConformanceReasons(rf); err != nil {
+			return err
+		}
+	}
 	var results []conformance.Result
 	failed := 0
 	for _, f := range files {
-		res := r.RunFile(c.Context, f)
+		res := runners[transports[f]].RunFile(c.Context, f)
 		results = append(results, res)
 		if res.Passed {
 			fmt.Printf("PASS %s\n", f)
@@ -93,7 +114,7 @@ func runConformance(c *cli.Context) error {
 		if cmd == "" {
 			cmd = strings.Join(append([]string{"strongroom"}, os.Args[1:]...), " ")
 		}
-		if err := writeConformanceMarkdown(md, c.Bool("markdown-append"), c.String("markdown-title"), cmd, results); err != nil {
+		if err := writeConformanceMarkdown(md, c.Bool("markdown-append"), c.String("markdown-title"), cmd, results, reasons, transports); err != nil {
 			return err
 		}
 	}
@@ -103,18 +124,52 @@ func runConformance(c *cli.Context) error {
 	return nil
 }
 
-// conformanceTarget resolves the address and TLS configuration from the
-// flags, and from the configuration file for what they leave out (as the
-// key commands do).
-func conformanceTarget(c *cli.Context) (string, *tls.Config, error) {
+// profileTransports parses --profile-transport values (PROFILE=TRANSPORT,
+// also comma-separated).
+func profileTransports(values []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range values {
+		for _, kv := range strings.Split(v, ",") {
+			prof, t, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok || prof == "" || t == "" {
+				return nil, fmt.Errorf("conformance: --profile-transport %q: want PROFILE=TRANSPORT", kv)
+			}
+			out[prof] = t
+		}
+	}
+	return out, nil
+}
+
+// transportFor is the transport of a profile's files: its --profile-transport
+// (a name ending in "*" matches as a prefix), else def.
+func transportFor(byProfile map[string]string, prof, def string) string {
+	if t, ok := byProfile[prof]; ok {
+		return t
+	}
+	for p, t := range byProfile {
+		if strings.HasSuffix(p, "*") && strings.HasPrefix(prof, strings.TrimSuffix(p, "*")) {
+			return t
+		}
+	}
+	return def
+}
+
+// conformanceTarget resolves the address and TLS configuration of a
+// transport from the flags, and from the configuration file for what they
+// leave out (as the key commands do). --addr is the address of --transport;
+// the HTTPS address of another transport comes from https_listen.
+func conformanceTarget(c *cli.Context, transport string) (string, *tls.Config, error) {
 	addr, ca, cert, key, name := c.String("addr"), c.String("ca"), c.String("cert"), c.String("key"), c.String("server-name")
+	if isHTTPS(transport) != isHTTPS(c.String("transport")) {
+		addr = ""
+	}
 	if addr == "" || ca == "" || cert == "" || name == "" {
 		cfg, err := loadConfig(c)
 		switch {
 		case err == nil:
 			if addr == "" {
 				addr = dialAddr(cfg.Listen)
-				if strings.HasPrefix(c.String("transport"), "https") {
+				if isHTTPS(transport) {
 					if cfg.HTTPSListen == "" {
 						return "", nil, errors.New("conformance: https_listen is not configured; give --addr")
 					}
@@ -140,6 +195,9 @@ func conformanceTarget(c *cli.Context) (string, *tls.Config, error) {
 	}
 	return addr, tlsCfg, nil
 }
+
+// isHTTPS reports the KMIP over HTTPS transports.
+func isHTTPS(transport string) bool { return strings.HasPrefix(transport, "https") }
 
 // conformanceFiles expands the arguments: files as given, folders to their
 // *.xml files (recursively), each folder's files sorted.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,12 +12,14 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/strongroom/strongroom/hsm/pkcs11"
 	"github.com/strongroom/strongroom/internal/config"
 	"github.com/strongroom/strongroom/internal/pki"
+	"github.com/strongroom/strongroom/storage/postgres"
 )
 
 // Certificate lifetimes chosen by init. The CA outlives the certificates it
-// issues; rotating them is `strongroom ca ...` (a later release).
+// issues; `strongroom ca rotate-server` and `ca issue` renew them.
 const (
 	caValidity     = 10 * 365 * 24 * time.Hour
 	serverValidity = 2 * 365 * 24 * time.Hour
@@ -33,6 +36,8 @@ func initCommand() *cli.Command {
 			&cli.StringFlag{Name: "certs", Usage: "folder for the CA and certificates (default: <config folder>/certs)"},
 			&cli.StringFlag{Name: "listen", Usage: "KMIP listen address (default 0.0.0.0:5696)"},
 			&cli.StringFlag{Name: "https-listen", Usage: "KMIP over HTTPS listen address, e.g. 127.0.0.1:5697 (default: off)"},
+			&cli.BoolFlag{Name: "kek-exportable", Usage: "create the KEK and MAC key so that `strongroom hsm kek-export` can send them to a mirrored node's token (only under a transport key the SO trusts)"},
+			&cli.StringFlag{Name: "health-listen", Usage: "HTTP health check address for load balancers, e.g. 127.0.0.1:5698 (default: off)"},
 			&cli.StringFlag{Name: "server-name", Usage: "name clients connect to, in the server certificate (default akmmongo)"},
 			&cli.StringSliceFlag{Name: "host", Usage: "extra DNS name or IP for the server certificate (repeatable)"},
 			&cli.StringFlag{Name: "database-url", Usage: "PostgreSQL URL"},
@@ -42,6 +47,7 @@ func initCommand() *cli.Command {
 			&cli.StringFlag{Name: "pin-env", Usage: "environment variable holding the token user PIN"},
 			&cli.StringFlag{Name: "softhsm2-conf", Usage: "SoftHSM2 configuration file (development)"},
 			&cli.StringFlag{Name: "node", Usage: "node name, fixed for the life of the database (default node1)"},
+			&cli.BoolFlag{Name: "tls-key-in-hsm", Usage: "generate the server's TLS key in the token (tls.key_in_hsm) for a new server certificate"},
 		},
 		Action: runInit,
 	}
@@ -62,6 +68,10 @@ func runInit(c *cli.Context) error {
 	}
 	set(&cfg.Listen, "listen")
 	set(&cfg.HTTPSListen, "https-listen")
+	set(&cfg.HealthListen, "health-listen")
+	if c.Bool("kek-exportable") {
+		cfg.HSM.KEKExportable = true
+	}
 	set(&cfg.ServerName, "server-name")
 	set(&cfg.Database.URL, "database-url")
 	set(&cfg.HSM.Module, "hsm-module")
@@ -90,13 +100,12 @@ func runInit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := issueCertificates(cfg, certs, c.StringSlice("host")); err != nil {
-		return err
-	}
 	cfg.TLS = config.TLS{
-		CA:   filepath.Join(certs, pki.FileCA),
-		Cert: filepath.Join(certs, pki.FileServerCert),
-		Key:  filepath.Join(certs, pki.FileServerKey),
+		CA:         filepath.Join(certs, pki.FileCA),
+		Cert:       filepath.Join(certs, pki.FileServerCert),
+		Key:        filepath.Join(certs, pki.FileServerKey),
+		CAKeyLabel: cfg.TLS.CAKeyLabel,
+		KeyInHSM:   cfg.TLS.KeyInHSM || c.Bool("tls-key-in-hsm"),
 	}
 	cfg.Admin = config.ClientCert{Cert: filepath.Join(certs, pki.FileAdminCert), Key: filepath.Join(certs, pki.FileAdminKey)}
 	if err := cfg.Validate(); err != nil {
@@ -123,7 +132,10 @@ func runInit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	store.Close()
+	defer store.Close()
+	if err := issueCertificates(c.Context, cfg, certs, c.StringSlice("host"), ks, store); err != nil {
+		return err
+	}
 
 	keys := "kept"
 	if created {
@@ -140,36 +152,50 @@ func runInit(c *cli.Context) error {
 
 // issueCertificates creates, where missing, the CA, the server certificate,
 // a Crypto Officer and a key client certificate.
-func issueCertificates(cfg *config.Config, dir string, extraHosts []string) error {
-	caCert, caKey := filepath.Join(dir, pki.FileCA), filepath.Join(dir, pki.FileCAKey)
+func issueCertificates(ctx context.Context, cfg *config.Config, dir string, extraHosts []string, ks *pkcs11hsm.Keystore, store *postgres.Store) error {
+	caCert := filepath.Join(dir, pki.FileCA)
 	var ca *pki.CA
 	var err error
-	if exists(caCert) {
-		if ca, err = pki.LoadCA(caCert, caKey); err != nil {
-			return err
+	// An existing install keeps its CA (file key or token key), opened only
+	// if something must be issued: a mirrored node whose certificates were
+	// copied from the first node has no CA key in its own token.
+	openCA := func() (*pki.CA, error) {
+		if ca == nil {
+			ca, err = loadCA(ctx, cfg, ks)
 		}
-	} else {
-		if ca, err = pki.CreateCA(cfg.ServerName, caValidity); err != nil {
+		return ca, err
+	}
+	if !exists(caCert) {
+		// New installs: the CA key is born in the token and never leaves it.
+		if ca, err = createHSMCA(ctx, cfg, ks); err != nil {
 			return err
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
-		if err := ca.Save(caCert, caKey); err != nil {
+		if err := ca.Save(caCert, ""); err != nil {
 			return err
 		}
 	}
+	reg := registry{store: store}
 	if !exists(filepath.Join(dir, pki.FileServerCert)) {
 		hosts := []string{cfg.ServerName, "localhost", "127.0.0.1", "::1"}
 		if h, _, err := net.SplitHostPort(cfg.Listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
 			hosts = append(hosts, h)
 		}
 		hosts = append(hosts, extraHosts...)
-		certPEM, keyPEM, err := ca.IssueServer(cfg.ServerName, hosts, serverValidity)
+		ca, err := openCA()
 		if err != nil {
 			return err
 		}
-		if err := pki.WritePEMFiles(dir, map[string][]byte{pki.FileServerCert: certPEM, pki.FileServerKey: keyPEM}); err != nil {
+		files, certPEM, err := issueServerFiles(ctx, cfg, ks, ca, hosts)
+		if err != nil {
+			return err
+		}
+		if err := pki.WritePEMFiles(dir, files); err != nil {
+			return err
+		}
+		if err := reg.record(ctx, certPEM, ""); err != nil {
 			return err
 		}
 	}
@@ -184,11 +210,18 @@ func issueCertificates(cfg *config.Config, dir string, extraHosts []string) erro
 		if exists(filepath.Join(dir, cert)) {
 			continue
 		}
+		ca, err := openCA()
+		if err != nil {
+			return err
+		}
 		certPEM, keyPEM, err := ca.IssueClient(id.user, id.group, id.role, clientValidity)
 		if err != nil {
 			return err
 		}
 		if err := pki.WriteCertKeySet(dir, id.base, certPEM, keyPEM); err != nil {
+			return err
+		}
+		if err := reg.record(ctx, certPEM, id.role); err != nil {
 			return err
 		}
 	}

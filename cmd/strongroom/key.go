@@ -118,6 +118,7 @@ func keyCommand() *cli.Command {
 					return cl.Destroy(c.Context, uid)
 				}),
 			},
+			grantCommand(), revokeGrantCommand(),
 		},
 	}
 }

@@ -29,6 +29,10 @@ func main() {
 			benchCommand(),
 			conformanceCommand(),
 			mirrorCommand(),
+			hsmCommand(),
+			backupCommand(),
+			auditCommand(),
+			caCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os/signal"
 	"syscall"
@@ -20,6 +21,10 @@ func serveCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "override the configured listen address"},
 			&cli.StringFlag{Name: "https-listen", Usage: "override the configured KMIP over HTTPS address (https_listen)"},
+			&cli.StringFlag{Name: "health-listen", Usage: "override the configured health check address (health_listen)"},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "override the configured Prometheus endpoint address (metrics_listen, e.g. 127.0.0.1:9696)"},
+			&cli.BoolFlag{Name: "pprof", Usage: "also serve net/http/pprof under /debug/pprof/ on the metrics address (profiling)"},
+			&cli.BoolFlag{Name: "fips", Usage: "FIPS mode: refuse to start unless Go's FIPS 140-3 module is on (GODEBUG=fips140=on); approved TLS and algorithms only"},
 		},
 		Action: runServe,
 	}
@@ -36,10 +41,23 @@ func runServe(c *cli.Context) error {
 	if v := c.String("https-listen"); v != "" {
 		cfg.HTTPSListen = v
 	}
+	if v := c.String("health-listen"); v != "" {
+		cfg.HealthListen = v
+	}
+	if v := c.String("metrics-listen"); v != "" {
+		cfg.MetricsListen = v
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if c.Bool("fips") {
+		cfg.FIPS = true
+	}
 	log := logger(c)
+	fips, err := checkFIPS(cfg.FIPS, log)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -60,15 +78,43 @@ func runServe(c *cli.Context) error {
 	}
 	defer func() { stop(); waitMirroring() }()
 
-	tlsCfg, err := server.NewTLSConfig(cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CA)
+	mx, err := startMetrics(ctx, cfg, ks, store, c.Bool("pprof"), log)
 	if err != nil {
 		return err
 	}
-	svc := ops.New(ops.Config{Keys: ks, Store: store, Logger: log, ServerInfo: "Strongroom node " + cfg.Node})
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		mx.shutdown(sctx, log)
+	}()
+
+	certs, err := serverCertReloader(ctx, cfg, ks)
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := server.NewReloadableTLSConfig(certs, cfg.TLS.CA)
+	if err != nil {
+		return err
+	}
+	if cfg.FIPS {
+		server.RestrictToFIPS(tlsCfg)
+	}
+	revoked := &server.Revocations{}
+	if err := loadRevocations(ctx, store, revoked); err != nil {
+		return err
+	}
+	tlsCfg.VerifyConnection = revoked.VerifyConnection
+	trail, closeTrail, err := openTrail(ctx, cfg, ks, store, log)
+	if err != nil {
+		return err
+	}
+	defer closeTrail()
+	svc := ops.New(ops.Config{Keys: ks, Store: store, Logger: log, ServerInfo: "Strongroom node " + cfg.Node + "; " + fips.String(), Audit: trail, FIPS: cfg.FIPS,
+		SeparationOfDuties: cfg.SeparationOfDuties})
 	srv, err := server.New(server.Config{
 		Addr: cfg.Listen, TLS: tlsCfg, IdleTimeout: cfg.IdleTimeout.Duration,
 		MaxMessageSize: cfg.MaxMessageSize, MaxConnections: cfg.MaxConnections,
-		Logger: log, Handler: svc,
+		Logger: log, Handler: mx.handler(svc), OnHandshakeError: svc.HandshakeRefused, Observer: mx.observer(),
 	})
 	if err != nil {
 		return err
@@ -77,7 +123,16 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	log.Info("strongroom: serving KMIP", "addr", cfg.Listen, "server_name", cfg.ServerName, "node", cfg.Node)
+	health, err := startHealth(ctx, cfg, ks, store, log)
+	if err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		https.shutdown(sctx, log)
+		return err
+	}
+	go watchServerCert(ctx, certs, cfg.TLS.Cert, log)
+	go watchRevocations(ctx, store, revoked, []func(func(*x509.Certificate) bool) int{srv.CloseWhere}, log)
+	log.Info("strongroom: serving KMIP", "addr", cfg.Listen, "server_name", cfg.ServerName, "node", cfg.Node, "fips", cfg.FIPS)
 	errc := make(chan error, 1)
 	// Serve's context must outlive the signal: cancelling it stops the
 	// server at once, while Shutdown below lets requests in flight finish.
@@ -87,6 +142,7 @@ func runServe(c *cli.Context) error {
 	case err := <-errc:
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		health.shutdown(sctx, log)
 		https.shutdown(sctx, log)
 		if err != nil {
 			return fmt.Errorf("serve: %w", err)
@@ -100,6 +156,7 @@ func runServe(c *cli.Context) error {
 	log.Info("strongroom: shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	health.shutdown(sctx, log)
 	https.shutdown(sctx, log)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("strongroom: shutdown", "err", err)

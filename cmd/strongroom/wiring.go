@@ -74,7 +74,7 @@ func openHSM(ctx context.Context, cfg *config.Config, log *slog.Logger, allowMis
 		Module: cfg.HSM.Module, TokenLabel: cfg.HSM.TokenLabel, PIN: pin,
 		KEKLabel: cfg.HSM.KEKLabel, MACLabel: cfg.HSM.MACLabel,
 		WrapMechanism: cfg.HSM.WrapMechanism, Sessions: cfg.HSM.Sessions,
-		AllowMissingKeys: allowMissing, Logger: log,
+		AllowMissingKeys: allowMissing, Exportable: cfg.HSM.KEKExportable, Logger: log,
 	})
 }
 
@@ -101,6 +101,9 @@ func adminClient(c *cli.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cl, local, err := adminClientFor(c, cfg); local {
+		return cl, err
+	}
 	addr := c.String("addr")
 	if addr == "" {
 		addr = dialAddr(cfg.Listen)
@@ -116,7 +119,9 @@ func adminClient(c *cli.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := client.Dial(c.Context, addr, tlsCfg)
+	// A comma-separated list fails over at connect time, like mongod's
+	// kmipServerName.
+	conn, _, err := client.DialAny(c.Context, client.SplitAddrs(addr), tlsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
@@ -133,7 +138,7 @@ func adminClient(c *cli.Context) (*client.Client, error) {
 // clientFlags are the connection flags of the administrator's commands.
 func clientFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "addr", Usage: "server address (default: from the configuration)"},
+		&cli.StringFlag{Name: "addr", Usage: "server address, or a comma-separated list tried in order at connect time (default: from the configuration)"},
 		&cli.StringFlag{Name: "ca", Usage: "CA certificate (default: from the configuration)"},
 		&cli.StringFlag{Name: "cert", Usage: "client certificate, or certificate+key PEM (default: the Crypto Officer's)"},
 		&cli.StringFlag{Name: "key", Usage: "client private key (when not in --cert)"},

@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# bench.sh: the figures of docs/BENCHMARKS.md. Starts a throwaway node
-# (SoftHSM2 token, PostgreSQL, server) with up.sh, runs `strongroom bench`
-# against it over mutually authenticated TLS, then the Go micro-benchmarks of
-# the HSM layer and the TLS transport, all in one run so that the figures are
-# comparable on a shared, noisy machine.
+# bench.sh: a quick look at one dev node (get and create at 1 and 4
+# connections, then the HSM and TLS micro-benchmarks). The side-by-side
+# figures of docs/BENCHMARKS.md come from deploy/bench/compare.sh (make bench).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 dir=$(mktemp -d /tmp/strongroom-bench-XXXXXX)
@@ -17,7 +15,11 @@ bash deploy/dev/up.sh "$dir" >/dev/null
 # shellcheck source=/dev/null
 . "$dir/env"
 echo "== KMIP over TLS, one request per message (strongroom bench)"
-"$STRONGROOM_BIN" bench --duration "${BENCH_DURATION:-5s}" --clients 1 --clients 4
+for n in 1 4; do
+	for op in create get; do
+		"$STRONGROOM_BIN" bench --op "$op" --conns "$n" --duration "${BENCH_DURATION:-5s}" --warmup 1s 2>/dev/null
+	done
+done
 echo
 echo "== HSM layer (SoftHSM2) and TLS transport micro-benchmarks"
 go test -run='^$' -bench=. -benchmem -benchtime="${BENCH_TIME:-2s}" ./hsm/... ./kmip/server/... ./kmip/client/...

@@ -8,6 +8,9 @@
 #   cluster.sh down DIR             stop HAProxy, both servers and both PostgreSQL
 #   cluster.sh stop-node DIR a|b    stop one node: its server, then its PostgreSQL
 #   cluster.sh start-node DIR a|b   start it again and wait until it is mirrored
+#   cluster.sh stop-db DIR a|b      stop only a node's PostgreSQL (its server's
+#                                   health check then fails: HAProxy takes it out)
+#   cluster.sh start-db DIR a|b     start that PostgreSQL again
 #
 # Everything is stopped by process id (pid files checked against the process's
 # command line), never by name. Layout under DIR:
@@ -23,16 +26,22 @@
 #                       node STRONGROOM_CONFIG_X, STRONGROOM_DATABASE_URL_X,
 #                       STRONGROOM_ADMIN_DATABASE_URL_X, SOFTHSM2_CONF_X
 #
-# Both nodes share one KEK and MAC key: node b's token folder is a copy of node
-# a's, made before b's first init (SoftHSM2 token folders can be copied). This
-# stands in for the KEK ceremony between HSMs, which comes later; a real HSM
-# never lets its KEK be copied like this. They also share one CA and one server
-# certificate (b's certs/ is a copy of a's), valid for 127.0.0.1, so for both
-# nodes' addresses and the load balancer's, and for the server name akmmongo.
+# Both nodes share one KEK and MAC key, moved by the KEK ceremony before b's
+# first init: node a's keys are made with `init --kek-exportable`; node b gets
+# its own token, makes a transport key in it (`strongroom hsm transport-key`),
+# node a wraps its KEK and MAC key under it with its SO PIN (`hsm kek-export`),
+# and b unwraps them into its token (`hsm kek-import`). The files exchanged
+# (b/transport.pem, b/kek.bundle) hold nothing secret. They also share one CA
+# and one server certificate (b's certs/ is a copy of a's), valid for
+# 127.0.0.1, so for both nodes' addresses and the load balancer's, and for the
+# server name akmmongo.
 #
 # HAProxy passes TCP through (TLS ends on the nodes), balances round-robin and
-# checks each node with a TCP connect every second; a connection refused by a
-# dead node is redispatched to the other.
+# checks each node's health endpoint (HTTP GET /health on the port in
+# NODE/health.port, config health_listen) every second: 200 only while the
+# node's token, database and KMIP listener work, so a node whose PostgreSQL or
+# HSM is gone is taken out even though its KMIP port still accepts. A
+# connection refused by a dead node is redispatched to the other.
 #
 # Environment: STRONGROOM_BIN, STRONGROOM_READY_TIMEOUT (see up.sh),
 # LB_PORT (load balancer port on first run; default a free one),
@@ -46,7 +55,7 @@ CL_NODES=(a b)
 CL_MIRROR_TIMEOUT=${STRONGROOM_MIRROR_TIMEOUT:-60}
 
 usage() {
-	echo "usage: $0 up|down DIR | stop-node|start-node DIR a|b" >&2
+	echo "usage: $0 up|down DIR | stop-node|start-node|stop-db|start-db DIR a|b" >&2
 	exit 2
 }
 
@@ -87,23 +96,63 @@ cl_pg_admin() {
 	DEV_ADMIN_URL="postgres://strongroom_admin:$pw@127.0.0.1:$(dev_pg_port)/strongroom?sslmode=disable"
 }
 
+# cl_ceremony NAME: move node a's KEK and MAC key into NAME's fresh token
+# (see the header), once, before NAME's first init.
+cl_ceremony() {
+	[[ ! -f $DEV_DIR/kek.imported ]] || return 0
+	local a=$CL_DIR/a log=$DEV_DIR/ceremony.log
+	local tok=(--hsm-module "$SOFTHSM2_MODULE" --token-label "$DEV_TOKEN_LABEL"
+		--pin-file "$DEV_PIN_FILE" --softhsm2-conf "$DEV_SOFTHSM2_CONF")
+	dev_log "node $1: KEK ceremony with node a (log $log)"
+	{
+		"$DEV_BIN" --config "$DEV_DIR/none.json" hsm transport-key --out "$DEV_DIR/transport.pem" "${tok[@]}" &&
+			"$DEV_BIN" --config "$a/strongroom.json" hsm kek-export --to "$DEV_DIR/transport.pem" \
+				--so-pin-file "$a/token.sopin" --out "$DEV_DIR/kek.bundle" &&
+			"$DEV_BIN" --config "$DEV_DIR/none.json" hsm kek-import "${tok[@]}" "$DEV_DIR/kek.bundle"
+	} </dev/null >>"$log" 2>&1 || {
+		tail -n 20 "$log" >&2
+		dev_die "node $1: KEK ceremony failed"
+	}
+	touch "$DEV_DIR/kek.imported"
+}
+
 # cl_prepare NAME: token, PostgreSQL, admin role, port and init of one node.
-# Node b starts from copies of node a's token (the shared KEK) and
-# certificates, made once, before b's first init.
+# Node a's keys are exportable; node b receives them by the KEK ceremony and
+# copies a's certificates, once, before b's first init.
 cl_prepare() {
 	cl_node "$1"
-	if [[ $1 != a && ! -e $DEV_TOKENS ]]; then
-		local a=$CL_DIR/a
-		dev_log "node $1: copying node a's token (shared KEK, until the KEK ceremony exists) and certificates"
-		cp -a "$a/tokens" "$DEV_TOKENS"
-		cp -a "$a/token.pin" "$a/token.sopin" "$DEV_DIR/"
-		[[ -e $DEV_CERTS ]] || cp -a "$a/certs" "$DEV_CERTS"
+	if [[ $1 != a && ! -e $DEV_CERTS ]]; then
+		cp -a "$CL_DIR/a/certs" "$DEV_CERTS"
 	fi
 	dev_token
+	if [[ $1 == a ]]; then
+		DEV_KEK_EXPORTABLE=1
+	else
+		DEV_KEK_EXPORTABLE=
+		[[ -f $DEV_CONFIG ]] || cl_ceremony "$1"
+	fi
 	dev_pg
 	cl_pg_admin
 	dev_kmip_port
+	cl_health_port
 	dev_init_server
+}
+
+# cl_health_port: the node's health check port, chosen once (NODE/health.port).
+cl_health_port() {
+	local f=$DEV_DIR/health.port p
+	if [[ ! -s $f ]]; then
+		# dev_free_port runs in a subshell, which inherits $RANDOM's state:
+		# advance it here, or the KMIP port just chosen comes out again.
+		p=$DEV_KMIP_PORT
+		while [[ $p == "$DEV_KMIP_PORT" ]]; do
+			: "$RANDOM"
+			p=$(dev_free_port)
+		done
+		printf '%s\n' "$p" >"$f"
+	fi
+	DEV_HEALTH_PORT=$(<"$f")
+	[[ $DEV_HEALTH_PORT =~ ^[0-9]+$ ]] || dev_die "bad health port '$DEV_HEALTH_PORT' in $f"
 }
 
 # cl_mirror NAME PEER: NAME subscribes to PEER. Both URLs travel through the
@@ -165,7 +214,7 @@ cl_stop_haproxy() {
 	rm -f "$CL_HAPROXY_PID"
 }
 
-# cl_start_haproxy PORT_A PORT_B: write the configuration and start HAProxy
+# cl_start_haproxy PORT_A PORT_B HEALTH_A HEALTH_B: write the configuration and start HAProxy
 # (daemon, pid file) on the load balancer port. Sets CL_LB_PORT.
 cl_start_haproxy() {
 	command -v haproxy >/dev/null 2>&1 || dev_die "haproxy is not installed (run deploy/dev/install-deps.sh)"
@@ -200,10 +249,13 @@ frontend kmip
 
 backend strongroom
     balance roundrobin
-    # Health check: TCP connect, every second; a node down drops its sessions.
+    # Health check: the node's HTTP health endpoint (token, database and KMIP
+    # listener), every second; a node marked down drops its sessions.
+    option httpchk GET /health
+    http-check expect status 200
     default-server check inter 1s fastinter 500ms downinter 1s rise 2 fall 2 on-marked-down shutdown-sessions
-    server a 127.0.0.1:$1
-    server b 127.0.0.1:$2
+    server a 127.0.0.1:$1 check port $3
+    server b 127.0.0.1:$2 check port $4
 EOF
 	haproxy -c -q -f "$CL_HAPROXY_CFG" || dev_die "haproxy rejects $CL_HAPROXY_CFG"
 	cl_stop_haproxy
@@ -235,7 +287,7 @@ cl_up() {
 	((EUID != 0)) || chmod a+x "$1" # the postgres user must reach the nodes' folders
 	cl_paths "$1"
 	cl_bin build
-	local n port_a port_b url_a url_b admin_a admin_b
+	local n port_a port_b url_a url_b admin_a admin_b health_a health_b
 	for n in "${CL_NODES[@]}"; do
 		cl_prepare "$n"
 		dev_start_server
@@ -247,17 +299,19 @@ cl_up() {
 	done
 	cl_node a
 	port_a=$(<"$DEV_PORT_FILE")
+	health_a=$(<"$DEV_DIR/health.port")
 	dev_pg
 	url_a=$DEV_DATABASE_URL
 	cl_pg_admin
 	admin_a=$DEV_ADMIN_URL
 	cl_node b
 	port_b=$(<"$DEV_PORT_FILE")
+	health_b=$(<"$DEV_DIR/health.port")
 	dev_pg
 	url_b=$DEV_DATABASE_URL
 	cl_pg_admin
 	admin_b=$DEV_ADMIN_URL
-	cl_start_haproxy "$port_a" "$port_b"
+	cl_start_haproxy "$port_a" "$port_b" "$health_a" "$health_b"
 
 	# DIR/env: up.sh's variables with node a's files and the balancer's address.
 	cl_node a
@@ -267,6 +321,7 @@ cl_up() {
 	dev_write_env \
 		"STRONGROOM_ADDR_A=127.0.0.1:$port_a" "STRONGROOM_ADDR_B=127.0.0.1:$port_b" \
 		"STRONGROOM_ADDR_LB=127.0.0.1:$CL_LB_PORT" \
+		"STRONGROOM_HEALTH_A=http://127.0.0.1:$health_a/health" "STRONGROOM_HEALTH_B=http://127.0.0.1:$health_b/health" \
 		"STRONGROOM_CONFIG_A=$CL_DIR/a/strongroom.json" "STRONGROOM_CONFIG_B=$CL_DIR/b/strongroom.json" \
 		"STRONGROOM_DATABASE_URL_A=$url_a" "STRONGROOM_DATABASE_URL_B=$url_b" \
 		"STRONGROOM_ADMIN_DATABASE_URL_A=$admin_a" "STRONGROOM_ADMIN_DATABASE_URL_B=$admin_b" \
@@ -292,6 +347,18 @@ cl_stop_node() {
 	cl_node "$2"
 	dev_stop_server
 	dev_stop_pg
+}
+
+cl_stop_db() {
+	cl_paths "$1"
+	cl_node "$2"
+	dev_stop_pg
+}
+
+cl_start_db() {
+	cl_paths "$1"
+	cl_node "$2"
+	dev_pg
 }
 
 cl_start_node() {
@@ -322,6 +389,14 @@ stop-node)
 start-node)
 	[[ $# -eq 3 ]] || usage
 	cl_start_node "$2" "$3"
+	;;
+stop-db)
+	[[ $# -eq 3 ]] || usage
+	cl_stop_db "$2" "$3"
+	;;
+start-db)
+	[[ $# -eq 3 ]] || usage
+	cl_start_db "$2" "$3"
 	;;
 *) usage ;;
 esac

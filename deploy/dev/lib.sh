@@ -283,7 +283,8 @@ dev_init_server() {
 		--token-label "$DEV_TOKEN_LABEL" \
 		--pin-file "$DEV_PIN_FILE" \
 		--softhsm2-conf "$DEV_SOFTHSM2_CONF" \
-		--node "$DEV_NODE" </dev/null >"$DEV_DIR/init.log" 2>&1; then
+		--node "$DEV_NODE" ${DEV_HEALTH_PORT:+--health-listen "127.0.0.1:$DEV_HEALTH_PORT"} ${DEV_KEK_EXPORTABLE:+--kek-exportable} \
+		</dev/null >"$DEV_DIR/init.log" 2>&1; then
 		tail -n 30 "$DEV_DIR/init.log" >&2
 		dev_die "strongroom init failed"
 	fi

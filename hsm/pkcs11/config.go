@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Wrapping mechanism identifiers. PKCS#11 2.40 names RFC 5649 key wrap with
@@ -51,9 +52,17 @@ type Config struct {
 	// until then the methods that need a missing key fail with
 	// ErrKeyNotFound.
 	AllowMissingKeys bool
+	// Exportable makes EnsureKeys create the KEK and MAC key extractable
+	// but only under a wrapping key the token's SO marked trusted
+	// (CKA_WRAP_WITH_TRUSTED), so that the KEK ceremony (ceremony.go) can
+	// send them to a mirrored node's token. Off, they can never leave.
+	Exportable bool
 	// Logger receives session replacements and lifecycle events; nil
 	// discards them.
 	Logger *slog.Logger
+	// ObserveCall, when set, receives the name of each call that used a
+	// pooled session and how long it held it (metrics); it must be fast.
+	ObserveCall func(op string, d time.Duration)
 }
 
 // withDefaults returns c with zero fields replaced by their defaults.

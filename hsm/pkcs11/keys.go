@@ -73,13 +73,13 @@ func (k *Keystore) tokenKeys() [2]tokenKey {
 		{
 			what: "KEK", label: k.cfg.KEKLabel,
 			keyTypes: []uint{pkcs11.CKK_AES},
-			mech:     pkcs11.CKM_AES_KEY_GEN, template: kekTemplate(k.cfg.KEKLabel),
+			mech:     pkcs11.CKM_AES_KEY_GEN, template: k.template(kekTemplate(k.cfg.KEKLabel)),
 			usage: []uint{pkcs11.CKA_WRAP, pkcs11.CKA_UNWRAP},
 		},
 		{
 			what: "MAC key", label: k.cfg.MACLabel,
 			keyTypes: []uint{pkcs11.CKK_GENERIC_SECRET, pkcs11.CKK_SHA256_HMAC},
-			mech:     pkcs11.CKM_GENERIC_SECRET_KEY_GEN, template: macTemplate(k.cfg.MACLabel),
+			mech:     pkcs11.CKM_GENERIC_SECRET_KEY_GEN, template: k.template(macTemplate(k.cfg.MACLabel)),
 			usage: []uint{pkcs11.CKA_SIGN},
 		},
 	}
@@ -187,6 +187,7 @@ func (k *Keystore) vetKey(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, spec t
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_WRAP_WITH_TRUSTED, nil),
 	}
 	for _, u := range spec.usage {
 		want = append(want, pkcs11.NewAttribute(u, nil))
@@ -208,10 +209,11 @@ func (k *Keystore) vetKey(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, spec t
 		return bad(fmt.Sprintf("has key type 0x%X", keyType))
 	case !attrBool(got[1].Value):
 		return bad("is not sensitive")
-	case attrBool(got[2].Value):
+	case attrBool(got[2].Value) && !attrBool(got[3].Value):
+		// Extractable only under a trusted key (the KEK ceremony) is fine.
 		return bad("is extractable")
 	}
-	for _, a := range got[3:] {
+	for _, a := range got[4:] {
 		if !attrBool(a.Value) {
 			return bad(fmt.Sprintf("lacks usage attribute 0x%X", a.Type))
 		}

@@ -94,6 +94,7 @@ func (k *Keystore) open(ctx context.Context) error {
 		return err
 	}
 	k.pool = newSessionPool(k.cfg.Sessions, k.openSession, k.closeSession)
+	k.SetCallObserver(k.cfg.ObserveCall)
 	if err := k.pool.fill(); err != nil {
 		return err
 	}

@@ -74,6 +74,8 @@ func (k *Keystore) loadKey(sh pkcs11.SessionHandle, keys *keyHandles, key hsm.Ke
 		return k.loadUnder(sh, keys, key, usage, secretType)
 	}
 	switch key.Kind {
+	case hsm.KindDSAPrivate:
+		return opKey{}, fmt.Errorf("%w: DSA keys are stored and returned only, not used", hsm.ErrUnsupported)
 	case hsm.KindPublic:
 		return k.createPublic(sh, key.Public, usage)
 	case hsm.KindRSAPrivate, hsm.KindECPrivate:

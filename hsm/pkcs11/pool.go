@@ -3,6 +3,8 @@ package pkcs11hsm
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/miekg/pkcs11"
 	"github.com/strongroom/strongroom/hsm"
@@ -14,6 +16,9 @@ import (
 type poolSlot struct {
 	h    pkcs11.SessionHandle
 	open bool
+	// op and since time the call holding the slot, for ObserveCall.
+	op    string
+	since time.Time
 }
 
 // sessionPool bounds how many calls run in the token at once and gives each
@@ -28,6 +33,11 @@ type sessionPool struct {
 	openFn func() (pkcs11.SessionHandle, error)
 	// closeFn closes a session, ignoring errors (it may already be gone).
 	closeFn func(pkcs11.SessionHandle)
+	// inUse counts sessions held by calls (PoolStats).
+	inUse atomic.Int64
+	// observe, when set, receives each call's operation and how long it
+	// held its session (Config.ObserveCall, SetCallObserver).
+	observe atomic.Pointer[func(op string, d time.Duration)]
 }
 
 func newSessionPool(size int, openFn func() (pkcs11.SessionHandle, error), closeFn func(pkcs11.SessionHandle)) *sessionPool {
@@ -87,16 +97,33 @@ func (p *sessionPool) acquire(ctx context.Context, op string) (poolSlot, error) 
 			}
 			s = poolSlot{h: h, open: true}
 		}
+		p.inUse.Add(1)
+		s.op, s.since = op, time.Now()
 		return s, nil
 	}
 }
 
 // release returns a healthy session to the pool.
-func (p *sessionPool) release(s poolSlot) { p.free <- s }
+func (p *sessionPool) release(s poolSlot) {
+	p.done(s)
+	p.free <- poolSlot{h: s.h, open: s.open}
+}
+
+// done records the end of the call that held s.
+func (p *sessionPool) done(s poolSlot) {
+	if s.since.IsZero() {
+		return
+	}
+	p.inUse.Add(-1)
+	if f := p.observe.Load(); f != nil {
+		(*f)(s.op, time.Since(s.since))
+	}
+}
 
 // replace closes a broken session, opens a new one in its place and returns
 // the slot to the pool; if reopening fails the slot goes back closed.
 func (p *sessionPool) replace(s poolSlot) error {
+	p.done(s)
 	if s.open {
 		p.closeFn(s.h)
 	}

@@ -8,10 +8,11 @@ import (
 	"github.com/strongroom/strongroom/hsm"
 )
 
-// maxGenericBytes bounds generic secrets; KMIP Secret Data and HMAC keys
-// are far smaller, and the bound keeps a hostile Register from making the
-// token allocate without limit.
-const maxGenericBytes = 4096
+// maxGenericBytes bounds generic secrets: KMIP Secret Data, HMAC keys and
+// Opaque Objects (OMOS-O-1 registers 5213 bytes), all stored as generic
+// secrets; the bound keeps a hostile Register from making the token
+// allocate without limit.
+const maxGenericBytes = 64 << 10
 
 // kindSpec validates a key kind and plaintext length and returns the
 // PKCS#11 key type and generation mechanism for it.
@@ -96,6 +97,9 @@ func (k *Keystore) GenerateWrapped(ctx context.Context, kind hsm.KeyKind, bits i
 // ImportWrapped creates a sensitive session object holding material, wraps
 // it under the KEK and destroys it. material is not modified or retained.
 func (k *Keystore) ImportWrapped(ctx context.Context, kind hsm.KeyKind, material []byte) (hsm.Wrapped, error) {
+	if kind == hsm.KindDSAPrivate {
+		return k.importDSAPrivate(ctx, material)
+	}
 	if kind == hsm.KindRSAPrivate || kind == hsm.KindECPrivate {
 		return k.importPrivate(ctx, kind, material)
 	}
@@ -145,6 +149,9 @@ func (k *Keystore) wrapped(blob []byte, n int) hsm.Wrapped {
 // that can come from the blob itself wraps hsm.ErrIntegrity: SoftHSM2
 // reports a tampered blob as CKR_GENERAL_ERROR, not CKR_WRAPPED_KEY_INVALID.
 func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) ([]byte, error) {
+	if kind == hsm.KindDSAPrivate {
+		return k.unwrapDSAPrivate(ctx, w)
+	}
 	if kind == hsm.KindRSAPrivate || kind == hsm.KindECPrivate {
 		return k.unwrapPrivate(ctx, kind, w)
 	}

@@ -82,7 +82,7 @@ func TestGenerateRejects(t *testing.T) {
 		{"zero bits", hsm.KindAES, 0},
 		{"not whole bytes", hsm.KindGeneric, 100},
 		{"negative", hsm.KindGeneric, -8},
-		{"too large", hsm.KindGeneric, 8 * 5000},
+		{"too large", hsm.KindGeneric, 8 * (64<<10 + 1)},
 		{"unknown kind", hsm.KeyKind(0), 256},
 	}
 	for _, tc := range tests {
@@ -152,7 +152,7 @@ func TestImportRejects(t *testing.T) {
 		{"AES 20 bytes", hsm.KindAES, 20},
 		{"AES 64 bytes", hsm.KindAES, 64},
 		{"generic empty", hsm.KindGeneric, 0},
-		{"generic too large", hsm.KindGeneric, 5000},
+		{"generic too large", hsm.KindGeneric, 64<<10 + 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

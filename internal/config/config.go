@@ -27,6 +27,21 @@ type Config struct {
 	// JSON or XML bodies; same certificates and client authentication as
 	// Listen), e.g. "127.0.0.1:5697". Empty (the default) turns it off.
 	HTTPSListen string `json:"https_listen,omitempty"`
+	// HealthListen is the plain-HTTP address of the load balancers' health
+	// check (GET /health: 200 while the token, the database and the KMIP
+	// listener all work, else 503), e.g. "127.0.0.1:5698". It is
+	// unauthenticated and shows node and replication figures, so keep it on
+	// loopback or a management network. Empty (the default) turns it off.
+	HealthListen string `json:"health_listen,omitempty"`
+	// MetricsListen is the plain-HTTP address of the Prometheus endpoint
+	// (GET /metrics), e.g. "127.0.0.1:9696". Unauthenticated: keep it on
+	// loopback or a management network. Empty (the default) turns it off.
+	MetricsListen string `json:"metrics_listen,omitempty"`
+	// FIPS makes serve refuse to start unless Go's FIPS 140-3 module is
+	// enabled (GODEBUG=fips140=on), restricts TLS to approved versions,
+	// groups and suites, and refuses non-approved algorithms in KMIP
+	// operations (as serve --fips).
+	FIPS bool `json:"fips,omitempty"`
 	// ServerName is the name clients use (mongod's --kmipServerName); it is
 	// in the server certificate.
 	ServerName string `json:"server_name"`
@@ -45,6 +60,22 @@ type Config struct {
 	Admin ClientCert `json:"admin"`
 	// Replication tunes mirroring between nodes; optional.
 	Replication Replication `json:"replication,omitzero"`
+	// Audit says where audit records go besides the database; optional.
+	Audit Audit `json:"audit,omitzero"`
+	// SeparationOfDuties refuses KMIP Create, Register and Destroy to every
+	// certificate; `strongroom key ...` then works on the database and the
+	// HSM directly, on the server (the manual's NOTE in chapter 3).
+	SeparationOfDuties bool `json:"separation_of_duties,omitempty"`
+}
+
+// Audit configures the copies of the audit trail (package audit). The
+// chained records in PostgreSQL are always written; these are for people
+// and log shippers.
+type Audit struct {
+	// File, when set, receives one CSV line per record (mode 0600).
+	File string `json:"file,omitempty"`
+	// Syslog sends each line to the local syslog too (facility authpriv).
+	Syslog bool `json:"syslog,omitempty"`
 }
 
 // Replication tunes mirroring (package replication). Zero values mean the
@@ -73,6 +104,12 @@ type TLS struct {
 	CA   string `json:"ca"`   // CA certificate(s) client certificates must chain to
 	Cert string `json:"cert"` // server certificate
 	Key  string `json:"key"`  // server private key (mode 0600)
+	// CAKeyLabel is the CKA_LABEL of the CA key in the token (default
+	// "strongroom-ca"); used when no CA key file sits beside CA.
+	CAKeyLabel string `json:"ca_key_label,omitempty"`
+	// KeyInHSM keeps the server's TLS private key in the token (label
+	// "strongroom-tls"); Key is then unused and no key file exists.
+	KeyInHSM bool `json:"key_in_hsm,omitempty"`
 }
 
 // Database says where PostgreSQL is.
@@ -93,6 +130,11 @@ type HSM struct {
 	// SoftHSM2Conf, when set, is exported as SOFTHSM2_CONF before the module
 	// is loaded (development and tests).
 	SoftHSM2Conf string `json:"softhsm2_conf,omitempty"`
+	// KEKExportable makes init create the KEK and MAC key so that the KEK
+	// ceremony (strongroom hsm kek-export) can send them, wrapped, to a
+	// mirrored node's token: extractable only under a key the token's SO
+	// marks trusted. It matters only when the keys are created.
+	KEKExportable bool `json:"kek_exportable,omitempty"`
 }
 
 // Duration is a time.Duration written as "15m" in JSON.

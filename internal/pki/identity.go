@@ -6,8 +6,8 @@
 // can authorise a request from the TLS peer certificate alone, with no
 // account database: Common Name = user, Organizational Unit = group, and the
 // role in the "title" attribute (OID 2.5.4.12). The CA signs through a
-// crypto.Signer so that its key can later move into the HSM (crypto11)
-// without changing callers; today the key is a PEM file of mode 0600.
+// crypto.Signer so that its key can live in the HSM (hsm/pkcs11 CASigner,
+// the default for new installs); older installs keep a PEM key of mode 0600.
 package pki
 
 import (

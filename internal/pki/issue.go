@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -28,8 +29,31 @@ const clockSkew = 5 * time.Minute
 // kmipServerName against these SANs, so the server certificate, not the CA,
 // is what must carry the name.
 func (ca *CA) IssueServer(name string, hosts []string, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	tmpl, err := serverTemplate(name, hosts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ca.issue(tmpl, validity)
+}
+
+// IssueServerFor issues the server certificate for an existing public key,
+// for instance a TLS key that lives in the HSM (config tls.key_in_hsm).
+func (ca *CA) IssueServerFor(name string, hosts []string, validity time.Duration, pub crypto.PublicKey) (certPEM []byte, err error) {
+	tmpl, err := serverTemplate(name, hosts)
+	if err != nil {
+		return nil, err
+	}
+	der, err := ca.sign(tmpl, pub, validity)
+	if err != nil {
+		return nil, err
+	}
+	return encodeCertPEM(der), nil
+}
+
+// serverTemplate is the template of IssueServer.
+func serverTemplate(name string, hosts []string) (*x509.Certificate, error) {
 	if name == "" {
-		return nil, nil, errors.New("pki: the server certificate needs a name")
+		return nil, errors.New("pki: the server certificate needs a name")
 	}
 	var dnsNames []string
 	var ips []net.IP
@@ -47,18 +71,17 @@ func (ca *CA) IssueServer(name string, hosts []string, validity time.Duration) (
 			continue
 		}
 		if strings.ContainsAny(h, " /\\:") {
-			return nil, nil, fmt.Errorf("pki: %q is neither a host name nor an IP address", h)
+			return nil, fmt.Errorf("pki: %q is neither a host name nor an IP address", h)
 		}
 		dnsNames = append(dnsNames, h)
 	}
-	tmpl := &x509.Certificate{
+	return &x509.Certificate{
 		Subject:     pkix.Name{CommonName: name},
 		DNSNames:    dnsNames,
 		IPAddresses: ips,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	return ca.issue(tmpl, validity)
+	}, nil
 }
 
 // IssueClient issues a client certificate and a new P-256 key for user in

@@ -113,6 +113,8 @@ func parsePrivate(kb *asymBlock) (any, error) {
 			return nil, badKey(kb.format)
 		}
 		key, err = ecdsa.ParseRawPrivateKey(curve, d.FillBytes(make([]byte, (curve.Params().BitSize+7)/8)))
+	case ttlv.KeyFormatTypeTransparentDSAPrivateKey:
+		key, err = parseTransparentDSAPrivate(kb.material)
 	default:
 		return nil, kmip.Errorf(ttlv.ResultReasonKeyFormatTypeNotSupported, "key format type %s is not supported for private keys", kb.format)
 	}
@@ -131,7 +133,7 @@ func parsePublic(kb *asymBlock) (any, error) {
 	case ttlv.KeyFormatTypePKCS1:
 		key, err = x509.ParsePKCS1PublicKey(raw)
 	case ttlv.KeyFormatTypeX509:
-		key, err = x509.ParsePKIXPublicKey(raw)
+		key, err = parsePublicDER(raw)
 	case ttlv.KeyFormatTypeTransparentRSAPublicKey:
 		n, e := bigField(kb.material, ttlv.TagModulus), bigField(kb.material, ttlv.TagPublicExponent)
 		if n == nil || e == nil || !e.IsInt64() {
@@ -146,6 +148,8 @@ func parsePublic(kb *asymBlock) (any, error) {
 			return nil, badKey(kb.format)
 		}
 		key, err = ecdsa.ParseUncompressedPublicKey(curve, qb)
+	case ttlv.KeyFormatTypeTransparentDSAPublicKey:
+		key, err = parseTransparentDSAPublic(kb.material)
 	default:
 		return nil, kmip.Errorf(ttlv.ResultReasonKeyFormatTypeNotSupported, "key format type %s is not supported for public keys", kb.format)
 	}
@@ -198,6 +202,10 @@ func keyFacts(key any) (ttlv.CryptographicAlgorithm, int32, error) {
 		return ttlv.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize), nil
 	case *ecdsa.PublicKey:
 		return ttlv.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize), nil
+	case *dsaPublicKey:
+		return ttlv.CryptographicAlgorithmDSA, int32(k.P.BitLen()), nil
+	case *hsm.DSAPrivateKey:
+		return ttlv.CryptographicAlgorithmDSA, int32(k.P.BitLen()), nil
 	}
 	return 0, 0, kmip.Errorf(ttlv.ResultReasonInvalidField, "key type %T is not supported", key)
 }
@@ -257,7 +265,7 @@ func (s *Service) registerAsymmetric(ctx context.Context, r *request, p ttlv.Ite
 	raw, _ := kb.material.BytesValue()
 	var w hsm.Wrapped
 	if objType == ttlv.ObjectTypePrivateKey {
-		der, err := x509.MarshalPKCS8PrivateKey(key)
+		der, err := marshalPrivate(key)
 		if err != nil {
 			return ttlv.Item{}, badKey(kb.format)
 		}
@@ -267,7 +275,7 @@ func (s *Service) registerAsymmetric(ctx context.Context, r *request, p ttlv.Ite
 			return ttlv.Item{}, s.hsmError("", err)
 		}
 	} else {
-		der, err := x509.MarshalPKIXPublicKey(key)
+		der, err := marshalPublic(key)
 		if err != nil {
 			return ttlv.Item{}, badKey(kb.format)
 		}
@@ -294,6 +302,9 @@ func keyKindOf(alg ttlv.CryptographicAlgorithm, objType ttlv.ObjectType) hsm.Key
 	}
 	if alg == ttlv.CryptographicAlgorithmRSA {
 		return hsm.KindRSAPrivate
+	}
+	if alg == ttlv.CryptographicAlgorithmDSA {
+		return hsm.KindDSAPrivate
 	}
 	return hsm.KindECPrivate
 }
@@ -338,9 +349,9 @@ func (s *Service) getAsymmetric(ctx context.Context, o *object, p ttlv.Item) (tt
 	defer clear(der)
 	var key any
 	if objType == ttlv.ObjectTypePrivateKey {
-		key, err = x509.ParsePKCS8PrivateKey(der)
+		key, err = parsePrivateDER(der)
 	} else {
-		key, err = x509.ParsePKIXPublicKey(der)
+		key, err = parsePublicDER(der)
 	}
 	if err != nil {
 		return ttlv.Item{}, true, fmt.Errorf("ops: get %s: stored key does not parse: %w", o.row.UID, err)
@@ -370,6 +381,10 @@ func encodeKey(key any, format ttlv.KeyFormatType) (ttlv.Item, error) {
 	var err error
 	unsupported := kmip.Errorf(ttlv.ResultReasonKeyFormatTypeNotSupported, "key format type %s is not available for this key", format)
 	switch k := key.(type) {
+	case *dsaPublicKey:
+		return encodeDSAPublic(k, format)
+	case *hsm.DSAPrivateKey:
+		return encodeDSAPrivate(k, format)
 	case *rsa.PrivateKey:
 		switch format {
 		case ttlv.KeyFormatTypePKCS1:

@@ -84,6 +84,9 @@ func (s *Service) appendChanges(ctx context.Context, o *object, changes ...chang
 			Clock: clock + int64(i), Kind: c.kind, Payload: payload, CreatedAt: now,
 		})
 	}
+	if err := s.bindEvents(ctx, evs); err != nil {
+		return err
+	}
 	if err := s.db(ctx).AppendEvents(ctx, evs...); err != nil {
 		return fmt.Errorf("ops: store change of %s: %w", o.row.UID, err)
 	}

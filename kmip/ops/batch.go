@@ -33,7 +33,9 @@ func (s *Service) ServeKMIP(ctx context.Context, peer server.Peer, msg ttlv.Item
 	caller.Conn = peer.ConnID
 	req, err := kmip.ParseRequest(msg)
 	if err != nil {
-		return s.failMessage(req, msg, err).TTLV()
+		resp := s.failMessage(req, msg, err)
+		s.auditMessage(ctx, peer, resp.Items[0].Reason, resp.Items[0].Message)
+		return resp.TTLV()
 	}
 	resp := &kmip.Response{
 		Version:                req.Header.Version,
@@ -47,7 +49,9 @@ func (s *Service) ServeKMIP(ctx context.Context, peer server.Peer, msg ttlv.Item
 		itemCtx, stage = withStaging(ctx, s.store) // see undo.go
 	}
 	for _, it := range req.Items {
-		item := s.serveItem(itemCtx, r, it)
+		actx, pending := s.auditBegin(itemCtx, r, it)
+		item := s.serveItem(actx, r, it)
+		s.auditFinish(ctx, pending, item)
 		resp.Items = append(resp.Items, item)
 		if item.Status != ttlv.ResultStatusSuccess && req.Header.BatchErrorContinuation != ttlv.BatchErrorContinuationOptionContinue {
 			break // Stop (the default) or Undo
@@ -82,7 +86,7 @@ func (s *Service) serveItem(ctx context.Context, r *request, it kmip.RequestItem
 	if !ok {
 		return kmip.Failure(it.Operation, it.ID, kmip.Errorf(ttlv.ResultReasonOperationNotSupported, "operation %s is not supported", it.Operation))
 	}
-	if err := authorize(r.caller, it.Operation); err != nil {
+	if err := s.authorizeItem(r.caller, it.Operation); err != nil {
 		s.log.Warn("ops: permission denied", "operation", it.Operation.String(), "user", r.caller.User, "role", string(r.caller.Role), "addr", r.caller.Addr)
 		return kmip.Failure(it.Operation, it.ID, err)
 	}
@@ -150,6 +154,7 @@ func (s *Service) Malformed(ctx context.Context, peer server.Peer, raw []byte, e
 		msg = "message exceeds the server's maximum message size"
 	}
 	s.log.LogAttrs(ctx, slog.LevelWarn, "ops: malformed message", slog.Uint64("conn", peer.ConnID), slog.String("err", err.Error()))
+	s.auditMessage(ctx, peer, reason, msg)
 	resp := &kmip.Response{Version: kmip.ProtocolVersion{Major: 1, Minor: 0}, TimeStamp: s.now(),
 		Items: []kmip.ResponseItem{kmip.Failure(0, nil, kmip.Errorf(reason, "%s", msg))}}
 	return resp.TTLV()

@@ -22,6 +22,9 @@ func (s *Service) create(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 	if objType != ttlv.ObjectTypeSymmetricKey {
 		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonInvalidField, "Create supports Symmetric Key objects; got %s", objType)
 	}
+	if err := checkProtectionStorage(p); err != nil {
+		return ttlv.Item{}, err
+	}
 	attrs, err := kmip.RequestAttributes(p)
 	if err != nil {
 		return ttlv.Item{}, err
@@ -32,6 +35,9 @@ func (s *Service) create(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 	}
 	kind, bits, err := symmetricSpec(t)
 	if err != nil {
+		return ttlv.Item{}, err
+	}
+	if err := s.fipsApproved(t.algorithm, t.length); err != nil {
 		return ttlv.Item{}, err
 	}
 	w, err := s.keys.GenerateWrapped(ctx, kind, bits)
@@ -57,16 +63,20 @@ func (s *Service) insert(ctx context.Context, objType ttlv.ObjectType, t *templa
 	if err != nil {
 		return "", err
 	}
-	attrs = append(attrs, more...)
+	attrs = withOwner(ctx, append(attrs, more...))
 	enc, err := encodeAttrs(attrs)
 	if err != nil {
 		return "", fmt.Errorf("ops: encode attributes: %w", err)
 	}
+	auditObject(ctx, &object{row: storage.Object{UID: uid}, attrs: attrs})
 	row := storage.Object{
 		UID: uid, OriginNode: s.store.Node(), ObjectType: uint32(objType),
 		Algorithm: uint32(t.algorithm), Length: t.length,
 		KEK: w.KEK, Mechanism: w.Mechanism, Blob: w.Blob, BlobLength: w.Length,
 		Attributes: enc, CreatedAt: now,
+	}
+	if err := s.bindObject(ctx, &row); err != nil {
+		return "", err
 	}
 	if err := s.db(ctx).CreateObject(ctx, row); err != nil {
 		return "", fmt.Errorf("ops: store new object: %w", err)

@@ -19,6 +19,9 @@ func (s *Service) createKeyPair(ctx context.Context, r *request, p ttlv.Item) (t
 	if err != nil {
 		return ttlv.Item{}, err
 	}
+	if err := checkProtectionStorage(p); err != nil {
+		return ttlv.Item{}, err
+	}
 	common, err := pairAttrs(p, ttlv.TagCommonAttributes, ttlv.TagCommonTemplateAttribute)
 	if err != nil {
 		return ttlv.Item{}, err
@@ -44,6 +47,9 @@ func (s *Service) createKeyPair(ctx context.Context, r *request, p ttlv.Item) (t
 	}
 	spec, err := pairSpec(privT)
 	if err != nil {
+		return ttlv.Item{}, err
+	}
+	if err := s.fipsApproved(privT.algorithm, int32(spec.Bits)); err != nil {
 		return ttlv.Item{}, err
 	}
 	defaultUsage(privT, ttlv.CryptographicUsageMaskSign)

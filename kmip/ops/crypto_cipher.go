@@ -42,6 +42,9 @@ func (s *Service) cipherOp(ctx context.Context, r *request, p ttlv.Item, encrypt
 	if err != nil {
 		return ttlv.Item{}, err
 	}
+	if err := s.fipsCipher(key, c, encrypt); err != nil {
+		return ttlv.Item{}, err
+	}
 	clientIV := len(c.IV) > 0
 	commit, err := s.spendUsage(o, len(data))
 	if err != nil {

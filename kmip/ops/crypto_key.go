@@ -62,6 +62,9 @@ func keyKind(o *object) hsm.KeyKind {
 		if alg == ttlv.CryptographicAlgorithmRSA {
 			return hsm.KindRSAPrivate
 		}
+		if alg == ttlv.CryptographicAlgorithmDSA {
+			return hsm.KindDSAPrivate
+		}
 		return hsm.KindECPrivate
 	case ttlv.ObjectTypePublicKey:
 		return hsm.KindPublic

@@ -2,7 +2,9 @@ package ops
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"sync"
 
 	"github.com/strongroom/strongroom/hsm"
@@ -49,9 +51,22 @@ func (f *fakeKeys) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 	return append([]byte(nil), k...), nil
 }
 
-func (f *fakeKeys) MAC(ctx context.Context, data []byte) ([]byte, error) { return nil, nil }
+// fakeMACKey stands in for the token's non-extractable HMAC key.
+const fakeMACKey = "fake token MAC key"
 
-func (f *fakeKeys) VerifyMAC(ctx context.Context, data, mac []byte) error { return nil }
+func (f *fakeKeys) MAC(ctx context.Context, data []byte) ([]byte, error) {
+	m := hmac.New(sha256.New, []byte(fakeMACKey))
+	m.Write(data)
+	return m.Sum(nil), nil
+}
+
+func (f *fakeKeys) VerifyMAC(ctx context.Context, data, mac []byte) error {
+	want, _ := f.MAC(ctx, data)
+	if !hmac.Equal(want, mac) {
+		return hsm.ErrIntegrity
+	}
+	return nil
+}
 
 func (f *fakeKeys) Random(ctx context.Context, n int) ([]byte, error) {
 	b := make([]byte, n)

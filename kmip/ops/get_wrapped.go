@@ -43,6 +43,10 @@ func (s *Service) getWrapped(ctx context.Context, r *request, o *object, spec tt
 	if err != nil {
 		return ttlv.Item{}, err
 	}
+	// The wrapping key is used too: it must be the caller's to use.
+	if err := s.checkAccess(ctx, r, wo); err != nil {
+		return ttlv.Item{}, err
+	}
 	if err := wo.usable(r.version, s.now(), ttlv.CryptographicUsageMaskWrapKey); err != nil {
 		return ttlv.Item{}, err
 	}

@@ -54,6 +54,10 @@ func (s *Service) locate(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 		}
 	}
 	f, rest := storageFilter(crit)
+	visible, err := s.visibility(ctx, r.caller)
+	if err != nil {
+		return ttlv.Item{}, err
+	}
 	now := s.now()
 	var found []string
 	matched := int32(0)
@@ -71,7 +75,7 @@ func (s *Service) locate(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 				continue
 			}
 			o.applyDates(now)
-			if !inStorage(o, storageMask) || !matches(o, rest) || !groupMember(o, member) {
+			if !visible(o) || !inStorage(o, storageMask) || !matches(o, rest) || !groupMember(o, member) {
 				continue
 			}
 			if ttlv.ObjectGroupMember(member) == ttlv.ObjectGroupMemberGroupMemberDefault {

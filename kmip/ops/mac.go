@@ -33,6 +33,9 @@ func (s *Service) mac(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, 
 	if err != nil {
 		return ttlv.Item{}, err
 	}
+	if err := s.fipsApproved(ttlv.CryptographicAlgorithm(o.row.Algorithm), 0); err != nil {
+		return ttlv.Item{}, err
+	}
 	commit, err := s.spendUsage(o, len(data))
 	if err != nil {
 		return ttlv.Item{}, err

@@ -49,11 +49,15 @@ func (s *Service) load(ctx context.Context, uid string) (*object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ops: load %s: %w", uid, err)
 	}
+	if err := s.checkBinding(ctx, row, events); err != nil {
+		return nil, err
+	}
 	o, err := fold(row, events)
 	if err != nil {
 		return nil, err
 	}
 	o.applyDates(s.now())
+	auditObject(ctx, o)
 	return o, nil
 }
 
@@ -65,6 +69,11 @@ func (s *Service) target(ctx context.Context, r *request, payload ttlv.Item) (st
 		return "", nil, err
 	}
 	o, err := s.load(ctx, uid)
+	if err == nil {
+		if aerr := s.checkAccess(ctx, r, o); aerr != nil {
+			o, err = nil, aerr
+		}
+	}
 	if kerr, ok := kmip.AsError(err); ok && kerr.Reason == ttlv.ResultReasonItemNotFound && r.version.V2() {
 		// KMIP 2.x names the case Object Not Found.
 		return "", nil, kmip.Errorf(ttlv.ResultReasonObjectNotFound, "%s", kerr.Message)
@@ -114,6 +123,7 @@ func fold(row storage.Object, events []storage.Event) (*object, error) {
 			return nil, fmt.Errorf("ops: object %s event %s: unknown kind %q", row.UID, ev.ID, ev.Kind)
 		}
 	}
+	o.attrs = withProtectionStorage(o.attrs)
 	return o, nil
 }
 
@@ -248,7 +258,11 @@ func (s *Service) appendChange(ctx context.Context, uid, kind string, change []k
 		ID: uuid.NewString(), UID: uid, OriginNode: s.store.Node(),
 		Clock: now.UnixMicro(), Kind: kind, Payload: payload, CreatedAt: now,
 	}
-	if err := s.db(ctx).AppendEvents(ctx, ev); err != nil {
+	evs := []storage.Event{ev}
+	if err := s.bindEvents(ctx, evs); err != nil {
+		return err
+	}
+	if err := s.db(ctx).AppendEvents(ctx, evs...); err != nil {
 		return fmt.Errorf("ops: store change of %s: %w", uid, err)
 	}
 	return nil

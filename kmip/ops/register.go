@@ -17,6 +17,9 @@ func (s *Service) register(ctx context.Context, r *request, p ttlv.Item) (ttlv.I
 	if err != nil {
 		return ttlv.Item{}, err
 	}
+	if err := checkProtectionStorage(p); err != nil {
+		return ttlv.Item{}, err
+	}
 	var kbItem ttlv.Item
 	var ok bool
 	var extra []kmip.Attribute
@@ -59,6 +62,9 @@ func (s *Service) register(ctx context.Context, r *request, p ttlv.Item) (ttlv.I
 	}
 	kind, err := reconcileKey(objType, kb, t)
 	if err != nil {
+		return ttlv.Item{}, err
+	}
+	if err := s.fipsApproved(t.algorithm, t.length); err != nil {
 		return ttlv.Item{}, err
 	}
 	w, err := s.keys.ImportWrapped(ctx, kind, kb.material)

@@ -110,7 +110,7 @@ func rekeyCopy(o *object, asked []kmip.Attribute) []kmip.Attribute {
 				ttlv.TagDestroyDate, ttlv.TagCompromiseDate, ttlv.TagCompromiseOccurrenceDate,
 				ttlv.TagRevocationReason, ttlv.TagArchiveDate, ttlv.TagLink, ttlv.TagDigest,
 				ttlv.TagRandomNumberGenerator, ttlv.TagFresh, ttlv.TagLeaseTime, ttlv.TagKeyFormatType,
-				ttlv.TagAlwaysSensitive, ttlv.TagNeverExtractable, ttlv.TagKeyValuePresent:
+				ttlv.TagAlwaysSensitive, ttlv.TagNeverExtractable, ttlv.TagKeyValuePresent, ttlv.TagProtectionStorageMask:
 				continue
 			}
 		}

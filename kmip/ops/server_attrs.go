@@ -44,6 +44,11 @@ func (s *Service) serverAttrs(ctx context.Context, uid string, objType ttlv.Obje
 	}
 	switch objType {
 	case ttlv.ObjectTypeSymmetricKey, ttlv.ObjectTypeSecretData, ttlv.ObjectTypePrivateKey, ttlv.ObjectTypeSplitKey:
+	case ttlv.ObjectTypePublicKey:
+		// KMIP 1.4 §3.48-3.51 / 2.1 §4.3, §4.23, §4.33, §4.55 apply to all
+		// objects; a public key's Key Format Type and Digest are its
+		// callers' (Register, Create Key Pair), never a Raw default.
+		return append(out, sensitivityAttrs(given)...), nil
 	default:
 		return out, nil
 	}
@@ -90,6 +95,36 @@ func (s *Service) serverAttrs(ctx context.Context, uid string, objType ttlv.Obje
 		}
 	}
 	return out, nil
+}
+
+// sensitivityAttrs are Sensitive and Extractable unless the client gave
+// them, and Always Sensitive and Never Extractable from their values.
+func sensitivityAttrs(given []kmip.Attribute) []kmip.Attribute {
+	var out []kmip.Attribute
+	sensitive, extractable := false, true
+	sensitiveGiven, extractableGiven := false, false
+	for _, a := range given {
+		if a.Custom() {
+			continue
+		}
+		switch a.Value.Tag {
+		case ttlv.TagSensitive:
+			sensitive, _ = a.Value.BoolValue()
+			sensitiveGiven = true
+		case ttlv.TagExtractable:
+			extractable, _ = a.Value.BoolValue()
+			extractableGiven = true
+		}
+	}
+	if !sensitiveGiven {
+		out = append(out, kmip.Attr(ttlv.Bool(ttlv.TagSensitive, false)))
+	}
+	if !extractableGiven {
+		out = append(out, kmip.Attr(ttlv.Bool(ttlv.TagExtractable, true)))
+	}
+	return append(out,
+		kmip.Attr(ttlv.Bool(ttlv.TagAlwaysSensitive, sensitive)),
+		kmip.Attr(ttlv.Bool(ttlv.TagNeverExtractable, !extractable)))
 }
 
 // digestable reports the key formats whose Digest is the SHA-256 of the

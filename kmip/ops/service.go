@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/strongroom/strongroom/audit"
 	"github.com/strongroom/strongroom/hsm"
 	"github.com/strongroom/strongroom/kmip/server"
 	"github.com/strongroom/strongroom/kmip/ttlv"
@@ -53,6 +54,14 @@ type Config struct {
 	ServerInfo string
 	// Vendor is the Vendor Identification returned by Query.
 	Vendor string
+	// Audit, when set, receives one record per batch item (audit.go).
+	Audit *audit.Trail
+	// FIPS refuses algorithms and mechanisms FIPS 140-3 does not approve
+	// (fips.go).
+	FIPS bool
+	// SeparationOfDuties refuses Create, Register, Destroy and the like to
+	// every certificate (separation.go).
+	SeparationOfDuties bool
 }
 
 // Service answers KMIP messages. It is safe for concurrent use.
@@ -64,6 +73,9 @@ type Service struct {
 	now      func() time.Time
 	info     string
 	vendor   string
+	audit    *audit.Trail
+	fips     bool
+	sod      bool
 	// handlers and implemented are filled once by New and only read after.
 	handlers    map[ttlv.Operation]handlerFunc
 	implemented []ttlv.Operation
@@ -77,7 +89,8 @@ var _ server.Handler = (*Service)(nil)
 func New(cfg Config) *Service {
 	s := &Service{
 		keys: cfg.Keys, store: cfg.Store, log: cfg.Logger,
-		identify: cfg.Identify, now: cfg.Now, info: cfg.ServerInfo, vendor: cfg.Vendor,
+		identify: cfg.Identify, now: cfg.Now, info: cfg.ServerInfo, vendor: cfg.Vendor, audit: cfg.Audit, sod: cfg.SeparationOfDuties,
+		fips: cfg.FIPS,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -41,6 +41,9 @@ func (s *Service) sign(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item,
 	if err != nil {
 		return ttlv.Item{}, err
 	}
+	if err := s.fipsSignature(sg, true); err != nil {
+		return ttlv.Item{}, err
+	}
 	commit, err := s.spendUsage(o, len(data))
 	if err != nil {
 		return ttlv.Item{}, err

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/strongroom/strongroom/kmip/ttlv"
@@ -48,6 +49,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Handler answers the requests.
 	Handler Handler
+	// OnHandshakeError, when set, is told of every refused or failed TLS
+	// handshake (no certificate, an unknown CA, an expired certificate...),
+	// for the audit trail. It runs on the connection's goroutine.
+	OnHandshakeError func(addr net.Addr, err error)
+	// Observer, when set, learns of connections opened and closed and of
+	// failed handshakes (metrics).
+	Observer Observer
 }
 
 // withDefaults checks cfg and fills in its zero fields.
@@ -78,6 +86,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	return cfg, nil
 }

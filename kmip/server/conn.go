@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strongroom/strongroom/kmip/ttlv"
@@ -50,6 +52,9 @@ type conn struct {
 
 	mu    sync.Mutex
 	state connState
+	// peer is the verified client certificate once the handshake is done
+	// (CloseWhere finds connections by certificate).
+	peer atomic.Pointer[x509.Certificate]
 }
 
 func newConn(s *Server, rw net.Conn, id uint64) *conn {
@@ -121,8 +126,13 @@ func (c *conn) serve(ctx context.Context) {
 	peer, err := c.handshake(ctx)
 	if err != nil {
 		c.log.Info("kmip TLS handshake failed", "err", err)
+		c.cfg.Observer.HandshakeFailed()
+		if c.cfg.OnHandshakeError != nil {
+			c.cfg.OnHandshakeError(c.tc.RemoteAddr(), err)
+		}
 		return
 	}
+	c.peer.Store(peer.Certificate)
 	c.log = c.log.With("client_cn", peer.Certificate.Subject.CommonName)
 	st := c.tc.ConnectionState()
 	c.log.Debug("kmip connection open",

@@ -146,8 +146,10 @@ func (s *Server) accept(ctx context.Context, rw net.Conn) {
 		rw.Close()
 		return
 	}
+	s.cfg.Observer.ConnOpened()
 	go func() {
 		defer func() { <-s.sem }()
+		defer s.cfg.Observer.ConnClosed()
 		defer s.untrackConn(c)
 		// Requests end with Serve's ctx or when the server is forced to
 		// stop, not when Serve returns: Shutdown lets them finish.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -31,7 +32,9 @@ func CipherSuites() []uint16 {
 // later ones get the new one.
 type CertReloader struct {
 	certFile, keyFile string
-	cur               atomic.Pointer[tls.Certificate]
+	// signer, when set, is the private key (in the HSM) and keyFile unused.
+	signer crypto.Signer
+	cur    atomic.Pointer[tls.Certificate]
 }
 
 // NewCertReloader loads the certificate chain and private key from PEM files.
@@ -47,6 +50,9 @@ func NewCertReloader(certFile, keyFile string) (*CertReloader, error) {
 // pair, makes them the certificate of every later handshake. On error the
 // previous certificate stays in use.
 func (r *CertReloader) Reload() error {
+	if r.signer != nil {
+		return r.reloadSigner()
+	}
 	// LoadX509KeyPair's errors name the problem, never the key bytes.
 	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {

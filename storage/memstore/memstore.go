@@ -27,6 +27,8 @@ type db struct {
 	mu      sync.Mutex
 	objects map[string]*entry
 	events  map[string]bool // event ids, which are unique across objects
+	audit   []storage.AuditRecord
+	grants  []storage.Grant
 }
 
 type entry struct {
@@ -59,12 +61,12 @@ func (s *Store) Peer(node string) *Store {
 func (s *Store) Node() string { return s.node }
 
 // CreateObject implements storage.Store.
-func (s *Store) CreateObject(ctx context.Context, obj storage.Object, events ...storage.Event) error {
+func (s *Store) CreateObject(ctx context.Context, obj storage.Object, events ...storage.Event) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("storage: create object: %w", err)
 	}
 	now := time.Now()
-	obj, err := rows.Object(s.node, obj, now)
+	obj, err = rows.Object(s.node, obj, now)
 	if err != nil {
 		return fmt.Errorf("storage: create object: %w", err)
 	}
@@ -72,8 +74,13 @@ func (s *Store) CreateObject(ctx context.Context, obj storage.Object, events ...
 	if err != nil {
 		return fmt.Errorf("storage: create object %s: %w", obj.UID, err)
 	}
+	rec, done, err := seal(ctx, obj.UID)
+	if err != nil {
+		return fmt.Errorf("storage: create object %s: %w", obj.UID, err)
+	}
 	s.db.mu.Lock()
 	defer s.db.mu.Unlock()
+	defer func() { done(s.db, rec, err) }()
 	if _, ok := s.db.objects[obj.UID]; ok {
 		return fmt.Errorf("storage: create object %s: %w", obj.UID, storage.ErrExists)
 	}
@@ -101,7 +108,7 @@ func (s *Store) Object(ctx context.Context, uid string) (storage.Object, []stora
 }
 
 // AppendEvents implements storage.Store.
-func (s *Store) AppendEvents(ctx context.Context, events ...storage.Event) error {
+func (s *Store) AppendEvents(ctx context.Context, events ...storage.Event) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("storage: append events: %w", err)
 	}
@@ -113,8 +120,13 @@ func (s *Store) AppendEvents(ctx context.Context, events ...storage.Event) error
 		return nil
 	}
 	uid := evs[0].UID
+	rec, done, err := seal(ctx, uid)
+	if err != nil {
+		return fmt.Errorf("storage: append events to %s: %w", uid, err)
+	}
 	s.db.mu.Lock()
 	defer s.db.mu.Unlock()
+	defer func() { done(s.db, rec, err) }()
 	e, ok := s.db.objects[uid]
 	if !ok {
 		return fmt.Errorf("storage: append events to %s: %w", uid, storage.ErrNotFound)
@@ -127,12 +139,17 @@ func (s *Store) AppendEvents(ctx context.Context, events ...storage.Event) error
 }
 
 // ScrubBlob implements storage.Store.
-func (s *Store) ScrubBlob(ctx context.Context, uid string) error {
+func (s *Store) ScrubBlob(ctx context.Context, uid string) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("storage: scrub blob %q: %w", uid, err)
 	}
+	rec, done, err := seal(ctx, uid)
+	if err != nil {
+		return fmt.Errorf("storage: scrub blob %s: %w", uid, err)
+	}
 	s.db.mu.Lock()
 	defer s.db.mu.Unlock()
+	defer func() { done(s.db, rec, err) }()
 	e, ok := s.db.objects[uid]
 	if !ok {
 		return fmt.Errorf("storage: scrub blob %q: %w", uid, storage.ErrNotFound)

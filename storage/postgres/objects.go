@@ -30,7 +30,13 @@ func (s *Store) CreateObject(ctx context.Context, obj storage.Object, events ...
 		obj.UID, obj.OriginNode, int64(obj.ObjectType), int64(obj.Algorithm), obj.Length, obj.KEK,
 		int64(obj.Mechanism), obj.Blob, int32(obj.BlobLength), emptyIfNil(obj.Attributes), obj.CreatedAt, emptyIfNil(obj.MAC))
 	queueEvents(b, evs)
-	if err := runBatch(ctx, s.pool, b); err != nil {
+	done, err := sealAudit(ctx, b, obj.UID)
+	if err != nil {
+		return fmt.Errorf("storage: create object %s: %w", obj.UID, err)
+	}
+	err = runBatch(ctx, s.pool, b)
+	done(err)
+	if err != nil {
 		return fmt.Errorf("storage: create object %s: %w", obj.UID, mapError(err))
 	}
 	return nil
@@ -80,12 +86,19 @@ func (s *Store) ScrubBlob(ctx context.Context, uid string) error {
 	if !rows.ValidUID(uid) {
 		return fmt.Errorf("storage: scrub blob %q: %w", uid, storage.ErrNotFound)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE objects SET blob = NULL
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE objects SET blob = NULL
 		WHERE uid = $1 AND origin_node = $2 AND blob IS NOT NULL`, uid, s.node)
+	done, err := sealAudit(ctx, b, uid)
 	if err != nil {
 		return fmt.Errorf("storage: scrub blob %s: %w", uid, err)
 	}
-	if tag.RowsAffected() == 1 {
+	affected, err := scrubBatch(ctx, s.pool, b)
+	done(err)
+	if err != nil {
+		return fmt.Errorf("storage: scrub blob %s: %w", uid, err)
+	}
+	if affected == 1 {
 		return nil
 	}
 	// Nothing changed: already scrubbed, another node's object, or none.
@@ -100,4 +113,23 @@ func (s *Store) ScrubBlob(ctx context.Context, uid string) error {
 		return fmt.Errorf("storage: scrub blob %s: created by node %q, this is %q: %w", uid, origin, s.node, storage.ErrNotOwner)
 	}
 	return nil
+}
+
+// scrubBatch runs the scrub UPDATE (first in b) and the rest of b as one
+// implicit transaction and returns the rows the UPDATE changed.
+func scrubBatch(ctx context.Context, pool interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}, b *pgx.Batch) (int64, error) {
+	br := pool.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	for i := 1; err == nil && i < b.Len(); i++ {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
 }

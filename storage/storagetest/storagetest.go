@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ListPagination", testListPagination},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"CallerSlicesNotShared", testCallerSlices},
+		{"Audit", testAudit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

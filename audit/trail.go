@@ -1,0 +1,243 @@
+// Package audit is Strongroom's tamper-evident audit trail. Every KMIP batch
+// item and every refused TLS handshake becomes one storage.AuditRecord;
+// each node chains its own records: Chain(n) = HMAC-SHA-256, computed in the
+// HSM with a key that never leaves it, over the canonical encoding of
+// record n and Chain(n-1). A database administrator can change rows but
+// cannot compute a matching chain, so Verify finds the first altered,
+// deleted, inserted or reordered record.
+//
+// Records describing a change travel with the change, in its transaction
+// (storage.WithAudit); others are inserted on their own. The chain of a node
+// is serialised by a mutex held from sealing a record to the commit of its
+// transaction (one HSM MAC and one insert). One server process per node
+// name writes the chain; a second process with the same node name would
+// fail on the (origin_node, seq) primary key rather than fork the chain.
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/strongroom/strongroom/storage"
+)
+
+// MACer computes the chain values (hsm.Keystore implements it).
+type MACer interface {
+	MAC(ctx context.Context, data []byte) ([]byte, error)
+}
+
+// Sink receives every record once it is stored (the CSV file, syslog).
+type Sink interface {
+	Write(rec storage.AuditRecord) error
+}
+
+// Trail appends records to one node's chain. It is safe for concurrent use.
+type Trail struct {
+	node  string
+	mac   MACer
+	store storage.AuditStore
+	sinks []Sink
+	log   *slog.Logger
+
+	mu sync.Mutex // held from Seal to Done
+	// seq and chain are the last stored record's.
+	seq   int64
+	chain []byte
+	// stale asks seal to re-read the chain's end: a write failed, perhaps
+	// because another process appended to the same chain.
+	stale bool
+}
+
+// Open reads the node's last record and returns a trail that continues its
+// chain.
+func Open(ctx context.Context, node string, mac MACer, store storage.AuditStore, log *slog.Logger, sinks ...Sink) (*Trail, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	last, ok, err := store.LastAudit(ctx, node)
+	if err != nil {
+		return nil, fmt.Errorf("audit: open: %w", err)
+	}
+	t := &Trail{node: node, mac: mac, store: store, sinks: sinks, log: log}
+	if ok {
+		t.seq, t.chain = last.Seq, last.Chain
+	}
+	return t, nil
+}
+
+// Node is the node whose chain the trail writes.
+func (t *Trail) Node() string { return t.node }
+
+// seal fills rec's node, sequence number, time and chain; t.mu must be held.
+func (t *Trail) seal(ctx context.Context, rec storage.AuditRecord) (storage.AuditRecord, error) {
+	if t.stale {
+		last, ok, err := t.store.LastAudit(ctx, t.node)
+		if err != nil {
+			return rec, fmt.Errorf("audit: reread chain: %w", err)
+		}
+		t.seq, t.chain, t.stale = 0, nil, false
+		if ok {
+			t.seq, t.chain = last.Seq, last.Chain
+		}
+	}
+	rec.OriginNode = t.node
+	rec.Seq = t.seq + 1
+	if rec.Time.IsZero() {
+		rec.Time = time.Now()
+	}
+	rec.Time = rec.Time.UTC().Truncate(time.Microsecond)
+	chain, err := t.mac.MAC(ctx, Encode(rec, t.chain))
+	if err != nil {
+		return rec, fmt.Errorf("audit: chain: %w", err)
+	}
+	rec.Chain = chain
+	return rec, nil
+}
+
+// stored advances the chain past rec and hands it to the sinks; t.mu must
+// be held, so sinks see records in chain order.
+func (t *Trail) stored(rec storage.AuditRecord) {
+	t.seq, t.chain = rec.Seq, rec.Chain
+	for _, s := range t.sinks {
+		if err := s.Write(rec); err != nil {
+			t.log.Error("audit: sink write failed", "err", err)
+		}
+	}
+}
+
+// Append stores rec on its own, as the next record of the chain.
+func (t *Trail) Append(ctx context.Context, rec storage.AuditRecord) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec, err := t.seal(ctx, rec)
+	if err != nil {
+		return err
+	}
+	if err := t.store.AppendAudit(ctx, rec); err != nil {
+		t.stale = true
+		return fmt.Errorf("audit: %w", err)
+	}
+	t.stored(rec)
+	return nil
+}
+
+// Pending is a record that may travel with the next write of a request
+// (storage.WithAudit) and is otherwise stored by Finish.
+type Pending struct {
+	t   *Trail
+	rec storage.AuditRecord
+
+	mu       sync.Mutex
+	sealed   storage.AuditRecord
+	uid      string
+	name     string
+	note     string
+	consumed bool // a write carried the record and committed
+}
+
+var _ storage.AuditSealer = (*Pending)(nil)
+
+// Begin starts the record of one request item.
+func (t *Trail) Begin(rec storage.AuditRecord) *Pending {
+	if rec.Time.IsZero() {
+		rec.Time = time.Now()
+	}
+	return &Pending{t: t, rec: rec}
+}
+
+// Object names the object the request concerns, for the record. The first
+// object named wins: an operation loads its target before any other object
+// (a wrapping key, the other half of a pair).
+func (p *Pending) Object(uid, name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.uid != "" || uid == "" {
+		return
+	}
+	p.uid, p.name = uid, name
+}
+
+// Note sets the record's message, overriding the one Finish is given:
+// what really happened when the client is told less (an object of another
+// group answered as not found).
+func (p *Pending) Note(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.note = msg
+}
+
+// Seal implements storage.AuditSealer: the record says Success, since it
+// is stored only if the change commits.
+func (p *Pending) Seal(ctx context.Context, uid string) (storage.AuditRecord, bool, error) {
+	p.mu.Lock()
+	if p.consumed {
+		p.mu.Unlock()
+		return storage.AuditRecord{}, false, nil
+	}
+	rec := p.rec
+	if p.uid != "" {
+		rec.UID = p.uid
+	}
+	if rec.UID == "" {
+		rec.UID = uid
+	}
+	rec.KeyName = p.name
+	p.mu.Unlock()
+	rec.Status = "Success"
+	p.t.mu.Lock()
+	sealed, err := p.t.seal(ctx, rec)
+	if err != nil {
+		p.t.mu.Unlock()
+		return storage.AuditRecord{}, false, err
+	}
+	p.mu.Lock()
+	p.sealed = sealed
+	p.mu.Unlock()
+	return sealed, true, nil
+}
+
+// Done implements storage.AuditSealer.
+func (p *Pending) Done(committed bool) {
+	p.mu.Lock()
+	rec := p.sealed
+	if committed {
+		p.consumed = true
+		p.uid = rec.UID
+	}
+	p.mu.Unlock()
+	if committed {
+		p.t.stored(rec)
+	} else {
+		p.t.stale = true
+	}
+	p.t.mu.Unlock()
+}
+
+// Finish records the item's outcome: nothing more when a write already
+// carried a Success record and the item succeeded; otherwise a record of its
+// own with the result (a failure after a committed change gets a second
+// record).
+func (p *Pending) Finish(ctx context.Context, status, reason, message string) {
+	p.mu.Lock()
+	consumed := p.consumed
+	rec := p.rec
+	if p.uid != "" {
+		rec.UID = p.uid
+	}
+	rec.KeyName = p.name
+	note := p.note
+	p.mu.Unlock()
+	if consumed && status == "Success" {
+		return
+	}
+	rec.Status, rec.Reason, rec.Message = status, reason, message
+	if note != "" {
+		rec.Message = note
+	}
+	if err := p.t.Append(ctx, rec); err != nil {
+		p.t.log.Error("audit: record not stored", "operation", rec.Operation, "user", rec.User, "err", err)
+	}
+}

@@ -1,0 +1,250 @@
+// Package kmipbench is the load generator behind `strongroom bench`: N
+// concurrent KMIP connections (or a new one per operation), one request at a
+// time on each, for a duration or a count after a warm-up, and a summary of
+// rate and latency percentiles. It speaks plain KMIP 1.x/2.x through
+// kmip/client, so it measures any KMIP server, not only Strongroom.
+package kmipbench
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strongroom/strongroom/kmip"
+	"github.com/strongroom/strongroom/kmip/client"
+)
+
+// Options configures one run.
+type Options struct {
+	// Addr and TLS say where and how to connect (client certificate set).
+	Addr string
+	TLS  *tls.Config
+	// Version is the protocol version every request carries.
+	Version kmip.ProtocolVersion
+	// Op is one of Ops.
+	Op string
+	// Conns is the number of concurrent connections (workers).
+	Conns int
+	// Duration bounds the measured phase; Count, when positive, ends it
+	// after that many operations instead (whichever comes first when both
+	// are set).
+	Duration time.Duration
+	Count    int64
+	// Warmup runs the load unmeasured first.
+	Warmup time.Duration
+	// NewConnPerOp opens and closes a TLS connection around every
+	// operation, so that the figure includes the handshake.
+	NewConnPerOp bool
+	// Progress, when set, receives a progress line every second.
+	Progress io.Writer
+	// Timeout bounds one operation (default 30 s).
+	Timeout time.Duration
+}
+
+// worker state shared by the run.
+type run struct {
+	opt      Options
+	step     step
+	measured atomic.Bool
+	stop     atomic.Bool
+	started  atomic.Int64 // measured operations started (for Count)
+	done     atomic.Int64 // measured operations finished (for progress)
+	errs     atomic.Int64
+	firstErr atomic.Value
+}
+
+// Run measures opt.Op and returns the summary. Setup failures (no
+// connection, the server refusing to create the test keys) are errors;
+// failures of measured operations are counted in Result.Errors.
+func Run(ctx context.Context, opt Options) (Result, error) {
+	if opt.Conns < 1 {
+		return Result{}, errors.New("kmipbench: at least one connection")
+	}
+	if opt.Duration <= 0 && opt.Count <= 0 {
+		return Result{}, errors.New("kmipbench: a duration or a count is required")
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 30 * time.Second
+	}
+	res := Result{Op: opt.Op, KMIPVersion: opt.Version.String(), Conns: opt.Conns, NewConnPerOp: opt.NewConnPerOp}
+
+	setup, err := dial(ctx, opt)
+	if err != nil {
+		return res, err
+	}
+	st, err := prepare(ctx, setup, opt.Op, opt.Conns)
+	setup.Close()
+	if err != nil {
+		return res, err
+	}
+	r := &run{opt: opt, step: st}
+
+	var conns []*client.Client
+	if !opt.NewConnPerOp {
+		for range opt.Conns {
+			cl, err := dial(ctx, opt)
+			if err != nil {
+				for _, c := range conns {
+					c.Close()
+				}
+				return res, err
+			}
+			conns = append(conns, cl)
+		}
+	}
+
+	lats := make([][]time.Duration, opt.Conns)
+	var wg sync.WaitGroup
+	for i := range opt.Conns {
+		var cl *client.Client
+		if conns != nil {
+			cl = conns[i]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lats[i] = r.work(ctx, i, cl)
+		}()
+	}
+
+	if opt.Warmup > 0 {
+		r.sleep(ctx, opt.Warmup, "warm-up")
+	}
+	r.measured.Store(true)
+	start := time.Now()
+	r.measure(ctx, start)
+	r.stop.Store(true)
+	elapsed := time.Since(start)
+	wg.Wait()
+	if opt.Progress != nil {
+		fmt.Fprintln(opt.Progress)
+	}
+
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	res.summarize(all, elapsed)
+	res.Errors = r.errs.Load()
+	if e, ok := r.firstErr.Load().(string); ok {
+		res.FirstError = e
+	}
+	return res, ctx.Err()
+}
+
+// measure waits until the duration passes, the count is reached or ctx
+// ends, printing progress every second.
+func (r *run) measure(ctx context.Context, start time.Time) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	lastPrint := start
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if r.opt.Count > 0 && r.done.Load()+r.errs.Load() >= r.opt.Count {
+				return
+			}
+			if r.opt.Duration > 0 && now.Sub(start) >= r.opt.Duration {
+				return
+			}
+			if now.Sub(lastPrint) >= time.Second {
+				lastPrint = now
+				r.progress(now.Sub(start))
+			}
+		}
+	}
+}
+
+func (r *run) progress(el time.Duration) {
+	if r.opt.Progress == nil {
+		return
+	}
+	n := r.done.Load()
+	fmt.Fprintf(r.opt.Progress, "\rbench %s: %4.0fs  %9d ops  %9.0f ops/s  %d errors ",
+		r.opt.Op, el.Seconds(), n, float64(n)/el.Seconds(), r.errs.Load())
+}
+
+// sleep waits d (or until ctx ends), printing a warm-up line.
+func (r *run) sleep(ctx context.Context, d time.Duration, what string) {
+	if r.opt.Progress != nil {
+		fmt.Fprintf(r.opt.Progress, "\rbench %s: %s %s", r.opt.Op, what, d)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// work runs operations on worker i until the run stops and returns the
+// latencies of the measured, successful ones. A connection broken by an
+// error is replaced.
+func (r *run) work(ctx context.Context, i int, cl *client.Client) []time.Duration {
+	lat := make([]time.Duration, 0, 4096)
+	defer func() {
+		if cl != nil {
+			cl.Close()
+		}
+	}()
+	for !r.stop.Load() && ctx.Err() == nil {
+		measured := r.measured.Load()
+		if measured && r.opt.Count > 0 && r.started.Add(1) > r.opt.Count {
+			// Count reached: wait for the others to finish theirs.
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		t0 := time.Now()
+		err := r.once(ctx, i, &cl)
+		d := time.Since(t0)
+		if err != nil && cl != nil {
+			// The connection may be unusable; start afresh.
+			cl.Close()
+			cl = nil
+		}
+		if !measured {
+			continue
+		}
+		if err != nil {
+			r.errs.Add(1)
+			r.firstErr.CompareAndSwap(nil, err.Error())
+			continue
+		}
+		lat = append(lat, d)
+		r.done.Add(1)
+	}
+	return lat
+}
+
+// once runs one operation, dialing first when there is no connection (a new
+// connection per operation, or after an error).
+func (r *run) once(ctx context.Context, i int, cl **client.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opt.Timeout)
+	defer cancel()
+	if *cl == nil {
+		c, err := dial(ctx, r.opt)
+		if err != nil {
+			return err
+		}
+		*cl = c
+	}
+	err := r.step(ctx, *cl, i)
+	if r.opt.NewConnPerOp {
+		(*cl).Close()
+		*cl = nil
+	}
+	return err
+}
+
+func dial(ctx context.Context, opt Options) (*client.Client, error) {
+	conn, err := client.Dial(ctx, opt.Addr, opt.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("kmipbench: %w", err)
+	}
+	return client.New(conn, opt.Version), nil
+}

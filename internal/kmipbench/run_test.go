@@ -1,0 +1,110 @@
+package kmipbench_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/strongroom/strongroom/internal/benchceiling"
+	"github.com/strongroom/strongroom/internal/kmipbench"
+	"github.com/strongroom/strongroom/internal/tlstest"
+	"github.com/strongroom/strongroom/kmip/server"
+)
+
+// ceiling starts the bare benchmark server and returns its address and a
+// client TLS configuration for it.
+func ceiling(t *testing.T) (string, *tls.Config) {
+	t.Helper()
+	ca := tlstest.NewCA(t, "bench CA")
+	dir := t.TempDir()
+	certPEM, keyPEM := tlstest.CertPEM(t, ca.Issue(t, "server", true))
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	scfg, err := server.NewTLSConfig(write("s.pem", certPEM), write("s-key.pem", keyPEM), write("ca.pem", ca.PEM()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- benchceiling.New().Serve(ctx, ln, scfg) }()
+	t.Cleanup(func() { cancel(); <-done })
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	cc := ca.Issue(t, "bench", false)
+	return ln.Addr().String(), &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cc}, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+}
+
+func TestRunEveryOperation(t *testing.T) {
+	addr, cfg := ceiling(t)
+	v, err := kmipbench.ParseVersion("1.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		op      string
+		newConn bool
+		count   int64
+	}{
+		{op: "get"}, {op: "create"}, {op: "encrypt"}, {op: "locate"}, {op: "get-attributes"}, {op: "mongod"},
+		{op: "get", newConn: true},
+		{op: "get", count: 50},
+	}
+	for _, tc := range tests {
+		t.Run(tc.op, func(t *testing.T) {
+			opt := kmipbench.Options{
+				Addr: addr, TLS: cfg, Version: v, Op: tc.op, Conns: 2,
+				Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond, NewConnPerOp: tc.newConn,
+			}
+			if tc.count > 0 {
+				opt.Count, opt.Duration = tc.count, 0
+			}
+			res, err := kmipbench.Run(context.Background(), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Errors != 0 || res.Ops == 0 || res.OpsPerSec <= 0 {
+				t.Fatalf("ops %d, errors %d (%s)", res.Ops, res.Errors, res.FirstError)
+			}
+			if tc.count > 0 && res.Ops != tc.count {
+				t.Fatalf("ops %d, want exactly %d", res.Ops, tc.count)
+			}
+			if !(res.P50Ms <= res.P95Ms && res.P95Ms <= res.P99Ms && res.P99Ms <= res.MaxMs) {
+				t.Fatalf("percentiles out of order: %+v", res)
+			}
+			b, _ := json.Marshal(res)
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"ops_per_sec", "p50_ms", "p95_ms", "p99_ms", "errors"} {
+				if _, ok := m[k]; !ok {
+					t.Fatalf("JSON lacks %s: %s", k, b)
+				}
+			}
+		})
+	}
+}
+
+func TestRunRefusesUnknownOperation(t *testing.T) {
+	addr, cfg := ceiling(t)
+	v, _ := kmipbench.ParseVersion("1.4")
+	_, err := kmipbench.Run(context.Background(), kmipbench.Options{Addr: addr, TLS: cfg, Version: v, Op: "dance", Conns: 1, Duration: time.Second})
+	if err == nil {
+		t.Fatal("unknown operation accepted")
+	}
+}

@@ -1,0 +1,68 @@
+package kmipbench
+
+import (
+	"slices"
+	"time"
+)
+
+// Result is one measurement. Its JSON form is the interface scripts read
+// (`strongroom bench --json`): keep the field names stable.
+type Result struct {
+	Op           string  `json:"op"`
+	KMIPVersion  string  `json:"kmip_version"`
+	Conns        int     `json:"conns"`
+	NewConnPerOp bool    `json:"new_conn_per_op"`
+	Ops          int64   `json:"ops"`
+	Errors       int64   `json:"errors"`
+	Seconds      float64 `json:"seconds"`
+	OpsPerSec    float64 `json:"ops_per_sec"`
+	MeanMs       float64 `json:"mean_ms"`
+	P50Ms        float64 `json:"p50_ms"`
+	P95Ms        float64 `json:"p95_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	MaxMs        float64 `json:"max_ms"`
+	// FirstError is the first failure seen, so that a run full of errors
+	// says why without a debugger.
+	FirstError string `json:"first_error,omitempty"`
+}
+
+// summarize fills the latency and rate fields from the successful
+// operations' latencies measured over elapsed.
+func (r *Result) summarize(lat []time.Duration, elapsed time.Duration) {
+	r.Ops = int64(len(lat))
+	r.Seconds = round3(elapsed.Seconds())
+	if elapsed > 0 {
+		r.OpsPerSec = round3(float64(len(lat)) / elapsed.Seconds())
+	}
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	r.MeanMs = ms(sum / time.Duration(len(lat)))
+	r.P50Ms = ms(percentile(lat, 50))
+	r.P95Ms = ms(percentile(lat, 95))
+	r.P99Ms = ms(percentile(lat, 99))
+	r.MaxMs = ms(lat[len(lat)-1])
+}
+
+// percentile is the nearest-rank percentile of sorted latencies.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100 // ceil(n*p/100), 1-based rank
+	if i < 1 {
+		i = 1
+	}
+	return sorted[i-1]
+}
+
+func ms(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }
+
+func round3(f float64) float64 {
+	return float64(int64(f*1000+0.5)) / 1000
+}

@@ -1,0 +1,115 @@
+// Package metrics is Strongroom's Prometheus endpoint: KMIP operations
+// (counts by result and reason, latency), connections and failed
+// handshakes, HSM calls and session pool use, the PostgreSQL pool, and
+// mirroring lag. The KMIP layers never import Prometheus: they take small
+// hooks (server.Observer, a wrapping server.Handler, pkcs11 Config.ObserveCall)
+// that this package implements.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/strongroom/strongroom/kmip/server"
+	"github.com/strongroom/strongroom/replication"
+)
+
+// latencyBuckets run from 50 µs to about 6.5 s: a Get is under a
+// millisecond on a real HSM, a stalled database takes seconds.
+var latencyBuckets = prometheus.ExponentialBuckets(0.00005, 2, 18)
+
+// Metrics holds the registry and the instruments. Create it with New.
+type Metrics struct {
+	reg        *prometheus.Registry
+	operations *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	malformed  prometheus.Counter
+	conns      prometheus.Gauge
+	handshakes prometheus.Counter
+	hsmCalls   *prometheus.HistogramVec
+}
+
+var _ server.Observer = (*Metrics)(nil)
+
+// New makes the registry with the process and Go runtime collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strongroom_kmip_operations_total",
+			Help: "KMIP batch items answered, by operation, result status and result reason.",
+		}, []string{"operation", "status", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "strongroom_kmip_request_duration_seconds",
+			Help:    "Time to answer one KMIP request message, by operation (\"batch\" for several items).",
+			Buckets: latencyBuckets,
+		}, []string{"operation"}),
+		malformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strongroom_kmip_malformed_requests_total",
+			Help: "Request frames that did not decode or exceeded the size limit.",
+		}),
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "strongroom_kmip_connections_open",
+			Help: "KMIP connections open (TLS handshake included).",
+		}),
+		handshakes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strongroom_kmip_tls_handshake_failures_total",
+			Help: "TLS handshakes that failed or presented no verified client certificate.",
+		}),
+		hsmCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "strongroom_hsm_call_duration_seconds",
+			Help:    "Time an HSM call held its pooled session, by call.",
+			Buckets: latencyBuckets,
+		}, []string{"call"}),
+	}
+	m.reg.MustRegister(m.operations, m.duration, m.malformed, m.conns, m.handshakes, m.hsmCalls,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// HTTPHandler serves the registry in the Prometheus text format.
+func (m *Metrics) HTTPHandler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// ConnOpened implements server.Observer.
+func (m *Metrics) ConnOpened() { m.conns.Inc() }
+
+// ConnClosed implements server.Observer.
+func (m *Metrics) ConnClosed() { m.conns.Dec() }
+
+// HandshakeFailed implements server.Observer.
+func (m *Metrics) HandshakeFailed() { m.handshakes.Inc() }
+
+// ObserveHSMCall is the pkcs11 Config.ObserveCall hook.
+func (m *Metrics) ObserveHSMCall(call string, d time.Duration) {
+	m.hsmCalls.WithLabelValues(call).Observe(d.Seconds())
+}
+
+// HSMPool exports the session pool's size and use, read at each scrape.
+func (m *Metrics) HSMPool(stats func() (size, inUse int)) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "strongroom_hsm_sessions", Help: "Sessions in the HSM session pool.",
+		}, func() float64 { s, _ := stats(); return float64(s) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "strongroom_hsm_sessions_in_use", Help: "HSM pool sessions held by calls.",
+		}, func() float64 { _, u := stats(); return float64(u) }))
+}
+
+// PostgresPool exports the pgx pool's statistics, read at each scrape.
+func (m *Metrics) PostgresPool(stat func() *pgxpool.Stat) {
+	m.reg.MustRegister(&pgCollector{stat: stat})
+}
+
+// Replication exports each mirroring peer's lag, read at each scrape
+// (bounded to 2 s so that a slow database cannot hang the scrape).
+func (m *Metrics) Replication(status func(ctx context.Context) ([]replication.PeerStatus, error)) {
+	m.reg.MustRegister(&replicationCollector{status: status})
+}

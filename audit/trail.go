@@ -7,11 +7,18 @@
 // deleted, inserted or reordered record.
 //
 // Records describing a change travel with the change, in its transaction
-// (storage.WithAudit); others are inserted on their own. The chain of a node
-// is serialised by a mutex held from sealing a record to the commit of its
-// transaction (one HSM MAC and one insert). One server process per node
-// name writes the chain; a second process with the same node name would
-// fail on the (origin_node, seq) primary key rather than fork the chain.
+// (storage.WithAudit); others are inserted on their own by the trail's
+// writer goroutine (writer.go), which group-commits them: every record
+// queued while the previous batch was committing is sealed in chain order
+// and inserted in one transaction, and each waiter is released once that
+// transaction has committed, so a record is durable before the request it
+// describes is answered while requests no longer wait for each other's
+// commits one by one. The chain of a node is serialised by a mutex, held by
+// the writer from sealing a batch to its commit, and by a change's record
+// from its seal to the commit of the change's transaction. One server
+// process per node name writes the chain; a second process with the same
+// node name would fail on the (origin_node, seq) primary key rather than
+// fork the chain.
 package audit
 
 import (
@@ -42,13 +49,15 @@ type Trail struct {
 	sinks []Sink
 	log   *slog.Logger
 
-	mu sync.Mutex // held from Seal to Done
+	mu sync.Mutex // the chain: held by the writer per batch, by a Pending from Seal to Done
 	// seq and chain are the last stored record's.
 	seq   int64
 	chain []byte
 	// stale asks seal to re-read the chain's end: a write failed, perhaps
 	// because another process appended to the same chain.
 	stale bool
+
+	w writer // the group-commit goroutine's queue and lifecycle (writer.go)
 }
 
 // Open reads the node's last record and returns a trail that continues its
@@ -65,31 +74,49 @@ func Open(ctx context.Context, node string, mac MACer, store storage.AuditStore,
 	if ok {
 		t.seq, t.chain = last.Seq, last.Chain
 	}
+	t.start(ctx)
 	return t, nil
 }
 
 // Node is the node whose chain the trail writes.
 func (t *Trail) Node() string { return t.node }
 
-// seal fills rec's node, sequence number, time and chain; t.mu must be held.
+// seal fills rec's node, sequence number, time and chain as the record
+// following the last stored one; t.mu must be held.
 func (t *Trail) seal(ctx context.Context, rec storage.AuditRecord) (storage.AuditRecord, error) {
-	if t.stale {
-		last, ok, err := t.store.LastAudit(ctx, t.node)
-		if err != nil {
-			return rec, fmt.Errorf("audit: reread chain: %w", err)
-		}
-		t.seq, t.chain, t.stale = 0, nil, false
-		if ok {
-			t.seq, t.chain = last.Seq, last.Chain
-		}
+	if err := t.reread(ctx); err != nil {
+		return rec, err
 	}
+	return t.sealAfter(ctx, rec, t.seq, t.chain)
+}
+
+// reread re-reads the chain's end after a failed write; t.mu must be held.
+func (t *Trail) reread(ctx context.Context) error {
+	if !t.stale {
+		return nil
+	}
+	last, ok, err := t.store.LastAudit(ctx, t.node)
+	if err != nil {
+		return fmt.Errorf("audit: reread chain: %w", err)
+	}
+	t.seq, t.chain, t.stale = 0, nil, false
+	if ok {
+		t.seq, t.chain = last.Seq, last.Chain
+	}
+	return nil
+}
+
+// sealAfter seals rec as the record following the one numbered seq whose
+// chain value is prev (one HSM MAC). It changes nothing in t, so that the
+// writer can seal a whole batch before any of it is stored.
+func (t *Trail) sealAfter(ctx context.Context, rec storage.AuditRecord, seq int64, prev []byte) (storage.AuditRecord, error) {
 	rec.OriginNode = t.node
-	rec.Seq = t.seq + 1
+	rec.Seq = seq + 1
 	if rec.Time.IsZero() {
 		rec.Time = time.Now()
 	}
 	rec.Time = rec.Time.UTC().Truncate(time.Microsecond)
-	chain, err := t.mac.MAC(ctx, Encode(rec, t.chain))
+	chain, err := t.mac.MAC(ctx, Encode(rec, prev))
 	if err != nil {
 		return rec, fmt.Errorf("audit: chain: %w", err)
 	}
@@ -108,22 +135,6 @@ func (t *Trail) stored(rec storage.AuditRecord) {
 	}
 }
 
-// Append stores rec on its own, as the next record of the chain.
-func (t *Trail) Append(ctx context.Context, rec storage.AuditRecord) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	rec, err := t.seal(ctx, rec)
-	if err != nil {
-		return err
-	}
-	if err := t.store.AppendAudit(ctx, rec); err != nil {
-		t.stale = true
-		return fmt.Errorf("audit: %w", err)
-	}
-	t.stored(rec)
-	return nil
-}
-
 // Pending is a record that may travel with the next write of a request
 // (storage.WithAudit) and is otherwise stored by Finish.
 type Pending struct {
@@ -138,7 +149,7 @@ type Pending struct {
 	consumed bool // a write carried the record and committed
 }
 
-var _ storage.AuditSealer = (*Pending)(nil)
+var _ storage.AuditCommitter = (*Pending)(nil)
 
 // Begin starts the record of one request item.
 func (t *Trail) Begin(rec storage.AuditRecord) *Pending {
@@ -172,21 +183,10 @@ func (p *Pending) Note(msg string) {
 // Seal implements storage.AuditSealer: the record says Success, since it
 // is stored only if the change commits.
 func (p *Pending) Seal(ctx context.Context, uid string) (storage.AuditRecord, bool, error) {
-	p.mu.Lock()
-	if p.consumed {
-		p.mu.Unlock()
+	rec, ok := p.successRecord(uid)
+	if !ok {
 		return storage.AuditRecord{}, false, nil
 	}
-	rec := p.rec
-	if p.uid != "" {
-		rec.UID = p.uid
-	}
-	if rec.UID == "" {
-		rec.UID = uid
-	}
-	rec.KeyName = p.name
-	p.mu.Unlock()
-	rec.Status = "Success"
 	p.t.mu.Lock()
 	sealed, err := p.t.seal(ctx, rec)
 	if err != nil {
@@ -197,6 +197,26 @@ func (p *Pending) Seal(ctx context.Context, uid string) (storage.AuditRecord, bo
 	p.sealed = sealed
 	p.mu.Unlock()
 	return sealed, true, nil
+}
+
+// successRecord is the record a write of uid carries, unless an earlier
+// write carried it.
+func (p *Pending) successRecord(uid string) (storage.AuditRecord, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.consumed {
+		return storage.AuditRecord{}, false
+	}
+	rec := p.rec
+	if p.uid != "" {
+		rec.UID = p.uid
+	}
+	if rec.UID == "" {
+		rec.UID = uid
+	}
+	rec.KeyName = p.name
+	rec.Status = "Success"
+	return rec, true
 }
 
 // Done implements storage.AuditSealer.

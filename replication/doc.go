@@ -9,9 +9,11 @@
 // would echo rows forever; instead each node publishes only its own rows:
 //
 //	CREATE PUBLICATION strongroom_<node> FOR TABLE
-//	    objects WHERE (origin_node = '<node>'),
-//	    object_events WHERE (origin_node = '<node>'),
-//	    node_heartbeats WHERE (origin_node = '<node>');
+//	    objects WHERE (origin_node IN ('<node>', '<node>-admin')),
+//	    object_events WHERE (...), node_heartbeats WHERE (...), ...
+//
+// (every table of publishedTables, the same filter; "<node>-admin" is the
+// chain of the node's administrator commands, AdminChain)
 //
 // and subscribes to every peer's publication (Add). A row applied from a
 // peer carries the peer's name, so the local publication never sends it
@@ -26,7 +28,7 @@
 //
 // Privileges on PostgreSQL 15: CREATE SUBSCRIPTION (Add, Remove) needs a
 // superuser on the local database, and the peer connection string needs a
-// role with the REPLICATION attribute and SELECT on the three tables (the
+// role with the REPLICATION attribute and SELECT on the published tables (the
 // initial copy reads them); creating the peer's publication when it is
 // missing needs the owner of the tables there. The peer connection string,
 // password included, is stored by PostgreSQL in pg_subscription (readable

@@ -13,14 +13,28 @@ import (
 
 // publishedTables are the tables a node publishes, each filtered to the
 // node's own rows. Every one has origin_node in its replica identity, so
-// the owner's UPDATEs (the blob scrub, the heartbeat) publish too.
-var publishedTables = []string{"objects", "object_events", "node_heartbeats", "audit_records", "key_grants"}
+// the owner's UPDATEs (the blob scrub, the heartbeat) publish too. The
+// certificate tables carry `strongroom ca` revocations, which every node
+// must refuse at the handshake.
+var publishedTables = []string{"objects", "object_events", "node_heartbeats", "audit_records", "key_grants",
+	"issued_certificates", "certificate_revocations"}
+
+// AdminChain is the origin node of the rows the node's administrator
+// commands write themselves (their audit chain and its anchor, see
+// cmd/strongroom local.go): "<node>-admin". The node publishes them with
+// its own, so a node's name must not be another node's name plus "-admin".
+func AdminChain(node string) string { return node + "-admin" }
+
+// rowFilter is the row filter of node's publication, on every table.
+func rowFilter(node string) string {
+	return "origin_node IN (" + quoteLiteral(node) + ", " + quoteLiteral(AdminChain(node)) + ")"
+}
 
 // publicationSQL is the table list of node's publication.
 func publicationSQL(node string) string {
 	parts := make([]string, len(publishedTables))
 	for i, t := range publishedTables {
-		parts[i] = t + " WHERE (origin_node = " + quoteLiteral(node) + ")"
+		parts[i] = t + " WHERE (" + rowFilter(node) + ")"
 	}
 	return strings.Join(parts, ", ")
 }
@@ -81,7 +95,7 @@ func publicationTables(ctx context.Context, db DB, pub, node string) (tables []s
 	rows, err := db.Query(ctx, `SELECT p.tablename FROM pg_publication_tables p, pg_publication q
 		WHERE p.pubname = $1 AND q.pubname = p.pubname AND p.schemaname = current_schema()
 		  AND p.rowfilter = $2 AND q.pubinsert AND q.pubupdate AND q.pubdelete AND NOT q.pubtruncate`,
-		pub, "(origin_node = "+quoteLiteral(node)+"::text)")
+		pub, "(origin_node = ANY (ARRAY["+quoteLiteral(node)+"::text, "+quoteLiteral(AdminChain(node))+"::text]))")
 	if err != nil {
 		return nil, false, fmt.Errorf("replication: read publication %s: %w", pub, err)
 	}

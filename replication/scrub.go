@@ -14,18 +14,25 @@ const DefaultScrubInterval = 5 * time.Second
 const scrubBatch = 1000
 
 // ScrubCandidates lists (up to 1000) objects this node created that still
-// hold their wrapped blob and have an event whose payload contains one of
-// markers (the encodings of the Destroyed states; with no markers, any
-// event). Only the origin node may scrub a blob (the mirroring rule), so a
-// Destroy accepted by a peer leaves the blob here until this node sees the
-// event; the markers narrow the scan, and the caller decides from the
-// folded state.
+// hold their wrapped blob and have an event marked as scrubbing
+// (storage.Event.Scrubs), or, for events written before that mark existed,
+// whose payload contains one of markers (the encodings of the Destroyed
+// states; with no markers, any such event). The partial index on the mark
+// keeps the round's cost to the destroyed objects, not the whole table.
+// Only the origin node may scrub a blob (the mirroring rule), so a Destroy
+// accepted by a peer leaves the blob here until this node sees the event;
+// the caller decides from the folded state.
 func ScrubCandidates(ctx context.Context, local Local, markers [][]byte) ([]string, error) {
+	// The candidates come from the events' partial index first (an
+	// InitPlan through ARRAY); written as EXISTS, the planner walked every
+	// object in creation order and probed its events: 8 s a round at 10^6
+	// keys, measured.
 	rows, err := local.DB.Query(ctx, `SELECT o.uid::text FROM objects o
-		WHERE o.origin_node = $1 AND o.blob IS NOT NULL
-		  AND EXISTS (SELECT FROM object_events e WHERE e.uid = o.uid
-		      AND (cardinality($2::bytea[]) = 0
-		           OR EXISTS (SELECT FROM unnest($2::bytea[]) m WHERE position(m IN e.payload) > 0)))
+		WHERE o.uid = ANY (ARRAY(SELECT DISTINCT e.uid FROM object_events e
+		        WHERE e.scrubs IS NOT FALSE
+		          AND (e.scrubs OR cardinality($2::bytea[]) = 0
+		               OR EXISTS (SELECT FROM unnest($2::bytea[]) m WHERE position(m IN e.payload) > 0))))
+		  AND o.origin_node = $1 AND o.blob IS NOT NULL
 		ORDER BY o.created_at, o.uid LIMIT $3`, local.Node, markers, scrubBatch)
 	if err != nil {
 		return nil, fmt.Errorf("replication: scrub candidates: %w", err)

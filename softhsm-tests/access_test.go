@@ -1,13 +1,16 @@
 package softhsmtests
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/strongroom/strongroom/kmip"
+	"github.com/strongroom/strongroom/kmip/ops"
 	"github.com/strongroom/strongroom/kmip/ttlv"
 	"github.com/strongroom/strongroom/storage"
 )
@@ -60,10 +63,19 @@ func TestKeyAccessMatrix(t *testing.T) {
 		t.Fatalf("crypto officer locate: %v %v, want both keys", all, err)
 	}
 
+	// Grants as `strongroom key grant` makes them: bound by an HSM MAC.
+	var firstGrant storage.Grant
 	grant := func(action string) {
 		t.Helper()
-		if err := s.store.AddGrant(ctx, storage.Grant{ID: uuid.NewString(), UID: other, GranteeKind: "group", Grantee: "key-clients", Action: action}); err != nil {
+		g := storage.Grant{ID: uuid.NewString(), UID: other, GranteeKind: "group", Grantee: "key-clients", Action: action}
+		if err := ops.BindGrant(ctx, s.keys, s.store.Node(), &g); err != nil {
 			t.Fatal(err)
+		}
+		if err := s.store.AddGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		if firstGrant.ID == "" {
+			firstGrant = g
 		}
 	}
 	grant("grant")
@@ -78,12 +90,40 @@ func TestKeyAccessMatrix(t *testing.T) {
 		t.Fatalf("get after the grant was revoked: %v", err)
 	}
 
+	// Grants inserted with SQL (no MAC; a MAC copied from a valid grant
+	// row) give nothing, and each ignored row is audited.
+	db, err := pgx.Connect(ctx, s.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	for i, mac := range [][]byte{nil, firstGrant.MAC} {
+		if _, err := db.Exec(ctx, `INSERT INTO key_grants (id, origin_node, uid, grantee_kind, grantee, action, created_at, created_by, mac)
+			VALUES ($1, 'node1', $2, 'group', 'key-clients', 'grant', now(), 'local:root', coalesce($3, ''::bytea))`,
+			uuid.NewString(), other, mac); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kc.GetKey(ctx, other); !isReason(err, ttlv.ResultReasonItemNotFound) {
+			t.Fatalf("get with SQL-inserted grant %d: %v, want Item Not Found", i, err)
+		}
+		if got := located(); !slices.Equal(got, []string{own}) {
+			t.Fatalf("locate with SQL-inserted grant %d: %v, want only %s", i, got, own)
+		}
+	}
+
 	recs, err := s.store.ListAudit(ctx, storage.AuditFilter{UID: other})
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := 0
+	refused, ignored := 0, 0
 	for _, r := range recs {
+		if r.Operation == "Key Grant Check" {
+			ignored++
+			if r.Reason != "Cryptographic Failure" || !strings.Contains(r.Message, "failed its integrity check") {
+				t.Errorf("ignored grant record: %+v", r)
+			}
+			continue
+		}
 		if r.User == "client" && r.Reason != "" {
 			refused++
 			if !strings.Contains(r.Message, "another group") {
@@ -91,8 +131,11 @@ func TestKeyAccessMatrix(t *testing.T) {
 			}
 		}
 	}
-	if refused != 3 {
-		t.Errorf("%d audit records of refused access to %s, want 3", refused, other)
+	if refused != 5 {
+		t.Errorf("%d audit records of refused access to %s, want 5", refused, other)
+	}
+	if ignored < 2 {
+		t.Errorf("%d audit records of ignored grants, want at least 2", ignored)
 	}
 }
 

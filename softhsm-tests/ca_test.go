@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	pkcs11hsm "github.com/strongroom/strongroom/hsm/pkcs11"
 	"github.com/strongroom/strongroom/internal/pki"
+	"github.com/strongroom/strongroom/internal/softhsmtest"
 	"github.com/strongroom/strongroom/kmip"
 	"github.com/strongroom/strongroom/kmip/client"
 	"github.com/strongroom/strongroom/kmip/ttlv"
@@ -128,7 +132,10 @@ func TestCertificateAuthority(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(certs, pki.FileCAKey)); err == nil {
 		t.Fatal("init wrote a CA key file; the CA key belongs in the token")
 	}
+	httpsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	n.setConfig(t, "https_listen", httpsAddr)
 	n.start(t)
+	checkCAKeyAttributes(t, n)
 
 	serial, alice := n.issue(t, "alice", "key-client")
 	list := n.run(t, "ca", "list")
@@ -169,21 +176,43 @@ func TestCertificateAuthority(t *testing.T) {
 		}
 	})
 
-	t.Run("revoked certificate refused and its connection closed", func(t *testing.T) {
+	t.Run("revoked certificate refused and its connections closed", func(t *testing.T) {
 		c, err := n.dialAs(t, caFile, alice)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		// A kept-alive KMIP over HTTPS connection, on which every request
+		// of hc travels: after the revocation it must be closed, not reused.
+		hc, raw, err := dialHTTPSAs(t, httpsAddr, caFile, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hc.Close()
+		if err := discover(hc); err != nil {
+			t.Fatalf("alice over HTTPS: %v", err)
+		}
 		start := time.Now()
 		n.run(t, "ca", "revoke", serial)
 		eventually(t, revocationBound, "open connection of the revoked certificate closed", func() bool {
 			return discover(c) != nil
 		})
 		t.Logf("connection closed %s after the revocation", time.Since(start).Round(time.Millisecond))
+		raw.SetReadDeadline(time.Now().Add(revocationBound))
+		if _, err := raw.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("kept-alive HTTPS connection of the revoked certificate not closed: %v", err)
+		}
+		t.Logf("HTTPS connection closed %s after the revocation", time.Since(start).Round(time.Millisecond))
 		if c2, err := n.dialAs(t, caFile, alice); err == nil {
 			c2.Close()
 			t.Fatal("a revoked certificate was accepted at a new handshake")
+		}
+		if hc2, _, err := dialHTTPSAs(t, httpsAddr, caFile, alice); err == nil {
+			err = discover(hc2)
+			hc2.Close()
+			if err == nil {
+				t.Fatal("a revoked certificate was accepted at a new HTTPS handshake")
+			}
 		}
 		if l := n.run(t, "ca", "list"); !regexp.MustCompile(serial + `.*\d{4}-\d\d-\d\dT`).MatchString(l) {
 			t.Errorf("ca list does not show %s revoked:\n%s", serial, l)
@@ -406,4 +435,40 @@ func TestTLSKeyInHSM(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(certs, pki.FileServerKey)); err == nil {
 		t.Fatal("rotate-server wrote a server key file with tls.key_in_hsm")
 	}
+}
+
+// checkCAKeyAttributes reads the CA private key's attributes with
+// pkcs11-tool, as an auditor would: generated in the token, sensitive,
+// never extractable, and good for signing only. The PIN is passed on the
+// command line of a throwaway test token and scrubbed from any output.
+func checkCAKeyAttributes(t *testing.T, n *node) {
+	t.Helper()
+	module, err := softhsmtest.Module()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, err := os.ReadFile(filepath.Join(n.dir, "token.pin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := strings.TrimSpace(string(pin))
+	cmd := exec.Command("pkcs11-tool", "--module", module, "--token-label", "strongroom", "--login", "--pin", p,
+		"--list-objects", "--type", "privkey", "--label", pkcs11hsm.DefaultCAKeyLabel)
+	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+filepath.Join(n.dir, "softhsm2.conf"))
+	raw, err := cmd.CombinedOutput()
+	out := strings.ReplaceAll(string(raw), p, "<PIN>")
+	if err != nil {
+		t.Fatalf("pkcs11-tool: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"Private Key Object; EC",
+		"label:      " + pkcs11hsm.DefaultCAKeyLabel + "\n",
+		"Usage:      sign\n",
+		"Access:     sensitive, always sensitive, never extractable, local",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("CA private key: %q missing from pkcs11-tool's listing:\n%s", want, out)
+		}
+	}
+	t.Logf("CA private key as pkcs11-tool lists it:\n%s", out)
 }

@@ -1,21 +1,28 @@
 package softhsmtests
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/audit"
 	"github.com/strongroom/strongroom/internal/pki"
 	"github.com/strongroom/strongroom/kmip"
 	"github.com/strongroom/strongroom/kmip/client"
 	"github.com/strongroom/strongroom/kmip/conformance"
+	"github.com/strongroom/strongroom/kmip/ops"
 	"github.com/strongroom/strongroom/kmip/server"
 	"github.com/strongroom/strongroom/kmip/ttlv"
 )
@@ -29,7 +36,11 @@ func (s *stack) startHTTPS(t *testing.T) string {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.NewHTTP(server.HTTPConfig{TLS: tlsCfg, Logger: log, Handler: s.handler})
+	cfg := server.HTTPConfig{TLS: tlsCfg, Logger: log, Handler: s.handler}
+	if svc, ok := s.handler.(*ops.Service); ok {
+		cfg.OnHandshakeError = svc.HandshakeRefused // as serve does
+	}
+	srv, err := server.NewHTTP(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +187,128 @@ func TestConformanceHTTPS(t *testing.T) {
 			t.Errorf("%s over %s: the first exchange failed: %s", rel, transport, res.Reason())
 		default:
 			t.Logf("%s over %s: not passed yet, after %d step(s): %s", rel, transport, res.Steps, res.Reason())
+		}
+	}
+}
+
+// oneConnHTTPS is a client.RoundTripper that POSTs every request on one
+// kept-alive TLS connection, so that a test knows which connection a
+// request travels on (net/http's client would silently reconnect).
+type oneConnHTTPS struct {
+	conn *tls.Conn
+	br   *bufio.Reader
+}
+
+// dialHTTPSAs opens a KMIP over HTTPS connection (TTLV bodies) with a
+// combined certificate+key file and returns a client on it and the
+// connection itself.
+func dialHTTPSAs(t *testing.T, addr, caFile, pemFile string) (*client.Client, *tls.Conn, error) {
+	t.Helper()
+	cfg, err := client.ClientTLSConfig(caFile, pemFile, "", "akmmongo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 5 * time.Second}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc := nc.(*tls.Conn)
+	return client.New(&oneConnHTTPS{conn: tc, br: bufio.NewReader(tc)}, kmip.ProtocolVersion{Major: 1, Minor: 2}), tc, nil
+}
+
+func (o *oneConnHTTPS) RoundTrip(ctx context.Context, req ttlv.Item) (ttlv.Item, error) {
+	body, err := ttlv.Encode(req)
+	if err != nil {
+		return ttlv.Item{}, err
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://akmmongo"+server.HTTPPath, bytes.NewReader(body))
+	if err != nil {
+		return ttlv.Item{}, err
+	}
+	hr.Header.Set("Content-Type", ttlv.MediaTypeTTLV)
+	if dl, ok := ctx.Deadline(); ok {
+		o.conn.SetDeadline(dl)
+	}
+	if err := hr.Write(o.conn); err != nil {
+		return ttlv.Item{}, err
+	}
+	resp, err := http.ReadResponse(o.br, hr)
+	if err != nil {
+		return ttlv.Item{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return ttlv.Item{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return ttlv.Item{}, fmt.Errorf("https status %s", resp.Status)
+	}
+	return ttlv.Decode(b, ttlv.Limits{})
+}
+
+func (o *oneConnHTTPS) Close() error { return o.conn.Close() }
+
+// TestHTTPSRefusedHandshakesAudited: handshakes the HTTPS listener refuses
+// (a certificate of another CA, no certificate) each become an audit record
+// as on the TLS port, the chain still verifies, and a served request is
+// recorded as usual.
+func TestHTTPSRefusedHandshakesAudited(t *testing.T) {
+	s := newStack(t)
+	addr := s.startHTTPS(t)
+	ctx := ctxT(t)
+	handshakes := func() int {
+		n := 0
+		for _, r := range s.records(t) {
+			if r.Operation == "TLS Handshake" && r.Reason == "Authentication Not Successful" {
+				n++
+			}
+		}
+		return n
+	}
+	before := handshakes()
+	for _, withCert := range []bool{true, false} {
+		c, err := client.NewHTTPConn(addr, s.foreignTLS(t, withCert), ttlv.EncodingTTLV)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = client.New(c, kmip.ProtocolVersion{Major: 2, Minor: 1}).Do(ctx, ttlv.OperationQuery, ttlv.Struct(ttlv.TagRequestPayload))
+		c.Close()
+		if err == nil {
+			t.Fatalf("HTTPS request with a foreign certificate (%v) served", withCert)
+		}
+	}
+	waitFor(t, 10*time.Second, "two refused HTTPS handshakes in the audit trail", func() error {
+		if n := handshakes() - before; n != 2 {
+			return fmt.Errorf("%d new handshake records", n)
+		}
+		return nil
+	})
+	admin := s.httpsClient(t, addr, "admin", ttlv.EncodingJSON, kmip.ProtocolVersion{Major: 2, Minor: 1})
+	uid, err := admin.CreateAES(ctx, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := s.records(t)
+	if _, ok := findRecord(recs, "Create", "admin", "Success", ""); !ok {
+		t.Errorf("no record of the Create of %s over HTTPS", uid)
+	}
+	for _, r := range recs {
+		if r.Operation == "TLS Handshake" && (r.Addr == "" || !strings.HasPrefix(r.Addr, "127.0.0.1:")) {
+			t.Errorf("handshake record without the client address: %+v", r)
+		}
+	}
+	reps, err := audit.Verify(ctx, s.keys, s.records(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rep := range reps {
+		if rep.Problem != nil {
+			t.Errorf("audit chain: %v", rep.Problem)
 		}
 	}
 }

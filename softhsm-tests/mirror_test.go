@@ -311,6 +311,10 @@ func TestMirrorCluster(t *testing.T) {
 
 	t.Run("ReplicationLagUnderLoad", func(t *testing.T) { measureLag(t, c) })
 
+	t.Run("GrantAndRevocationMirrored", func(t *testing.T) { grantAndRevocationMirrored(t, c, a) })
+
+	t.Run("TruncationSeenByPeer", func(t *testing.T) { truncationSeenByPeer(t, c) })
+
 	t.Run("NoLoop", func(t *testing.T) {
 		// Quiet now except the heartbeats (one small row update per node
 		// every 2 s): the key tables stop changing, no apply fails, and WAL

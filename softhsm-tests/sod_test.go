@@ -3,6 +3,7 @@ package softhsmtests
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,6 +55,24 @@ func TestSeparationOfDuties(t *testing.T) {
 	}
 	if key, err := cl.GetKey(ctx, uid); err != nil || len(key) != 32 {
 		t.Fatalf("KMIP get of the CLI's key: %v", err)
+	}
+	// A grant made with the CLI (bound by an HSM MAC) works for a key
+	// client of another group, until it is revoked.
+	kc, err := n.dialAs(t, filepath.Join(n.dir, "certs", "ca.pem"), filepath.Join(n.dir, "certs", "client.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	if _, err := kc.GetKey(ctx, uid); !isReason(err, ttlv.ResultReasonItemNotFound) {
+		t.Fatalf("key client get of group mongo's key: %v, want Item Not Found", err)
+	}
+	n.run(t, "key", "grant", uid, "--group", "key-clients")
+	if key, err := kc.GetKey(ctx, uid); err != nil || len(key) != 32 {
+		t.Fatalf("key client get after key grant: %v", err)
+	}
+	n.run(t, "key", "revoke-grant", uid, "--group", "key-clients")
+	if _, err := kc.GetKey(ctx, uid); !isReason(err, ttlv.ResultReasonItemNotFound) {
+		t.Fatalf("key client get after revoke-grant: %v, want Item Not Found", err)
 	}
 	if err := cl.Revoke(ctx, uid, ttlv.RevocationReasonCodeCessationOfOperation, "done"); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,9 @@ type Grant struct {
 	Action      string // "grant" or "revoke"
 	CreatedAt   time.Time
 	CreatedBy   string
+	// MAC is an HSM HMAC over the row (kmip/ops grant_binding.go); a grant
+	// without a valid one is ignored when authorizing.
+	MAC []byte
 }
 
 // GrantStore keeps key grants; the PostgreSQL and memory stores implement
@@ -25,11 +28,12 @@ type Grant struct {
 type GrantStore interface {
 	// AddGrant inserts one grant row as this node.
 	AddGrant(ctx context.Context, g Grant) error
-	// GrantedUIDs returns the objects currently granted to the user or the
-	// group (an empty user or group matches nothing).
-	GrantedUIDs(ctx context.Context, user, group string) (map[string]bool, error)
 	// Grants returns the grant rows of one object, oldest first.
 	Grants(ctx context.Context, uid string) ([]Grant, error)
+	// GrantsTo returns the grant rows naming the user or the group, oldest
+	// first (an empty user or group matches nothing), for the caller to
+	// check their MACs before folding them with CurrentGrants.
+	GrantsTo(ctx context.Context, user, group string) ([]Grant, error)
 }
 
 // CurrentGrants folds grant rows (oldest first) to the grants in force:

@@ -53,6 +53,10 @@ type Object struct {
 	CreatedAt time.Time
 	// MAC binds the row to its identity (computed by the HSM; may be empty).
 	MAC []byte
+	// Names are the Name values the object starts with, kept as a search
+	// hint for Filter.Name. nil means unknown (the object is then a
+	// candidate for every name); an empty non-nil slice means none.
+	Names []string
 }
 
 // Event is one appended change to an object.
@@ -65,6 +69,14 @@ type Event struct {
 	Payload    []byte    // TTLV encoding of the change
 	CreatedAt  time.Time // wall time on the origin node
 	MAC        []byte
+	// Names are the Name values this event gives the object, a search hint
+	// for Filter.Name like Object.Names (nil: unknown).
+	Names []string
+	// Scrubs marks an event that may destroy the object's key material:
+	// its origin node looks for these to scrub blobs that a peer's Destroy
+	// left (replication.ScrubCandidates), through an index instead of a scan
+	// of every event.
+	Scrubs bool
 }
 
 // Filter selects objects by their immutable columns; a zero field matches all.
@@ -72,6 +84,11 @@ type Filter struct {
 	ObjectType uint32
 	Algorithm  uint32
 	Length     int32
+	// Name narrows the listing to objects that started with this Name value
+	// or had an event giving it, plus those whose names are unknown: a
+	// superset of the objects whose current Name is Name, which the caller
+	// narrows by folding the events. A store may ignore it.
+	Name string
 	// After continues a listing after this UID (creation order); it must
 	// name an existing object, else ListObjects returns ErrNotFound.
 	After string

@@ -20,7 +20,8 @@ import (
 )
 
 // openTrail opens this node's audit chain with the configured file and
-// syslog copies; the returned function closes the copies.
+// syslog copies; the returned function stops the trail's writer (storing
+// what is queued) and closes the copies.
 func openTrail(ctx context.Context, cfg *config.Config, mac audit.MACer, store storage.AuditStore, log *slog.Logger) (*audit.Trail, func(), error) {
 	var (
 		sinks   []audit.Sink
@@ -51,7 +52,16 @@ func openTrail(ctx context.Context, cfg *config.Config, mac audit.MACer, store s
 		closeAll()
 		return nil, nil, err
 	}
-	return t, closeAll, nil
+	// The trail's writer stores what is queued before the copies close.
+	closeTrail := func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := t.Close(cctx); err != nil {
+			log.Error("audit: close trail", "err", err)
+		}
+		closeAll()
+	}
+	return t, closeTrail, nil
 }
 
 func auditCommand() *cli.Command {
@@ -134,6 +144,19 @@ func runAuditVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	anchors, err := auditAnchors(c, store)
+	if err != nil {
+		return err
+	}
+	if reps, err = audit.CheckAnchors(c.Context, ks, reps, recs, anchors); err != nil {
+		return err
+	}
+	anchored := map[string]audit.Anchor{}
+	for _, a := range anchors {
+		if !a.Empty() {
+			anchored[a.Node] = a
+		}
+	}
 	var problems []error
 	for _, r := range reps {
 		if r.Problem != nil {
@@ -141,7 +164,11 @@ func runAuditVerify(c *cli.Context) error {
 			problems = append(problems, r.Problem)
 			continue
 		}
-		fmt.Fprintf(c.App.Writer, "node %s: %d records: chain verified\n", r.Node, r.Records)
+		note := " (no anchor: deleting the newest records would not show)"
+		if a, ok := anchored[r.Node]; ok {
+			note = fmt.Sprintf(" (anchored at record %d, %s)", a.Seq, a.At.Format(time.RFC3339))
+		}
+		fmt.Fprintf(c.App.Writer, "node %s: %d records: chain verified%s\n", r.Node, r.Records, note)
 	}
 	if len(reps) == 0 {
 		fmt.Fprintln(c.App.Writer, "no audit records")
@@ -150,6 +177,28 @@ func runAuditVerify(c *cli.Context) error {
 		return fmt.Errorf("audit trail failed verification: %w", errors.Join(problems...))
 	}
 	return nil
+}
+
+// auditAnchors reads the chains' anchors (all, or --node's).
+func auditAnchors(c *cli.Context, store storage.AuditStore) ([]audit.Anchor, error) {
+	as, ok := store.(interface {
+		AuditAnchors(ctx context.Context) ([]audit.Anchor, error)
+	})
+	if !ok {
+		return nil, nil
+	}
+	all, err := as.AuditAnchors(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	node := c.String("node")
+	out := all[:0]
+	for _, a := range all {
+		if node == "" || a.Node == node {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 func runAuditShow(c *cli.Context) error {

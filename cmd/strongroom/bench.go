@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"time"
@@ -13,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/strongroom/strongroom/internal/kmipbench"
-	"github.com/strongroom/strongroom/kmip/client"
 )
 
 // benchCommand is the KMIP load generator (internal/kmipbench). It needs no
@@ -39,6 +35,7 @@ func benchCommand() *cli.Command {
 			&cli.DurationFlag{Name: "warmup", Value: 2 * time.Second, Usage: "unmeasured load before measuring"},
 			&cli.BoolFlag{Name: "new-conn-per-op", Usage: "open a TLS connection for every operation (measures handshakes)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of a table"},
+			&cli.IntFlag{Name: "idle", Usage: "also hold this many idle connections open during the run (each serves one Discover Versions first)"},
 		),
 		Action: runBench,
 	}
@@ -49,14 +46,14 @@ func runBench(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	addr, tlsCfg, err := benchTarget(c)
+	addr, tlsCfg, err := clientTarget(c, "bench", c.String("addr"), false)
 	if err != nil {
 		return err
 	}
 	opt := kmipbench.Options{
 		Addr: addr, TLS: tlsCfg, Version: v, Op: c.String("op"), Conns: c.Int("conns"),
 		Duration: c.Duration("duration"), Count: c.Int64("count"), Warmup: c.Duration("warmup"),
-		NewConnPerOp: c.Bool("new-conn-per-op"), Progress: os.Stderr,
+		NewConnPerOp: c.Bool("new-conn-per-op"), Progress: os.Stderr, Idle: c.Int("idle"),
 	}
 	if opt.Count > 0 && !c.IsSet("duration") {
 		opt.Duration = 0
@@ -83,40 +80,4 @@ func runBench(c *cli.Context) error {
 		fmt.Fprintln(os.Stderr, "bench: first error:", res.FirstError)
 	}
 	return nil
-}
-
-// benchTarget resolves the address and client TLS configuration: flags
-// first, the configuration file only for what they leave out.
-func benchTarget(c *cli.Context) (string, *tls.Config, error) {
-	addr, ca, cert, key, name := c.String("addr"), c.String("ca"), c.String("cert"), c.String("key"), c.String("server-name")
-	if addr == "" || ca == "" || cert == "" {
-		cfg, err := loadConfig(c)
-		if err != nil {
-			return "", nil, fmt.Errorf("bench: give --addr, --ca and --cert, or a configuration: %w", err)
-		}
-		if addr == "" {
-			addr = dialAddr(cfg.Listen)
-		}
-		if ca == "" {
-			ca = cfg.TLS.CA
-		}
-		if cert == "" {
-			cert, key = cfg.Admin.Cert, cfg.Admin.Key
-		}
-		if name == "" {
-			name = cfg.ServerName
-		}
-	}
-	if name == "" {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return "", nil, errors.New("bench: --addr must be HOST:PORT")
-		}
-		name = host
-	}
-	tlsCfg, err := client.ClientTLSConfig(ca, cert, key, name)
-	if err != nil {
-		return "", nil, err
-	}
-	return addr, tlsCfg, nil
 }

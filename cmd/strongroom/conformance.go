@@ -155,45 +155,14 @@ func transportFor(byProfile map[string]string, prof, def string) string {
 }
 
 // conformanceTarget resolves the address and TLS configuration of a
-// transport from the flags, and from the configuration file for what they
-// leave out (as the key commands do). --addr is the address of --transport;
-// the HTTPS address of another transport comes from https_listen.
+// transport. --addr is the address of --transport; the HTTPS address of
+// another transport comes from https_listen.
 func conformanceTarget(c *cli.Context, transport string) (string, *tls.Config, error) {
-	addr, ca, cert, key, name := c.String("addr"), c.String("ca"), c.String("cert"), c.String("key"), c.String("server-name")
+	addr := c.String("addr")
 	if isHTTPS(transport) != isHTTPS(c.String("transport")) {
 		addr = ""
 	}
-	if addr == "" || ca == "" || cert == "" || name == "" {
-		cfg, err := loadConfig(c)
-		switch {
-		case err == nil:
-			if addr == "" {
-				addr = dialAddr(cfg.Listen)
-				if isHTTPS(transport) {
-					if cfg.HTTPSListen == "" {
-						return "", nil, errors.New("conformance: https_listen is not configured; give --addr")
-					}
-					addr = dialAddr(cfg.HTTPSListen)
-				}
-			}
-			if ca == "" {
-				ca = cfg.TLS.CA
-			}
-			if cert == "" {
-				cert, key = cfg.Admin.Cert, cfg.Admin.Key
-			}
-			if name == "" {
-				name = cfg.ServerName
-			}
-		case addr == "" || ca == "" || cert == "":
-			return "", nil, fmt.Errorf("conformance: --addr, --ca and --cert, or a configuration file: %w", err)
-		}
-	}
-	tlsCfg, err := client.ClientTLSConfig(ca, cert, key, name)
-	if err != nil {
-		return "", nil, err
-	}
-	return addr, tlsCfg, nil
+	return clientTarget(c, "conformance", addr, isHTTPS(transport))
 }
 
 // isHTTPS reports the KMIP over HTTPS transports.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
+	"github.com/strongroom/strongroom/kmip/ops"
 	"github.com/strongroom/strongroom/storage"
 )
 
@@ -106,16 +107,23 @@ func runGrant(c *cli.Context, action string) error {
 		return err
 	}
 	defer closeTrail()
-	if err := store.AddGrant(c.Context, storage.Grant{
-		ID: uuid.NewString(), UID: uid, GranteeKind: kind, Grantee: grantee, Action: action, CreatedBy: by,
-	}); err != nil {
+	// The row's MAC is computed in the token (ops.BindGrant); the server
+	// ignores grants without a valid one.
+	g := storage.Grant{ID: uuid.NewString(), UID: uid, GranteeKind: kind, Grantee: grantee, Action: action, CreatedBy: by}
+	if err := ops.BindGrant(c.Context, ks, store.Node(), &g); err != nil {
+		return err
+	}
+	if err := store.AddGrant(c.Context, g); err != nil {
 		return err
 	}
 	op := "Key Grant"
 	if action == "revoke" {
 		op = "Key Revoke Grant"
 	}
-	return trail.Append(c.Context, storage.AuditRecord{
+	if err := trail.Append(c.Context, storage.AuditRecord{
 		Operation: op, UID: uid, User: by, Addr: "local", Status: "Success", Message: kind + " " + grantee,
-	})
+	}); err != nil {
+		return err
+	}
+	return anchorAdminChain(c.Context, trail, ks, store, quietLogger(c))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/strongroom/strongroom/kmip/ops"
 	"github.com/strongroom/strongroom/kmip/server"
 	"github.com/strongroom/strongroom/kmip/ttlv"
+	"github.com/strongroom/strongroom/replication"
 )
 
 // In separation of duties mode the server refuses Create, Register and
@@ -44,7 +45,7 @@ func (l *localTransport) Close() error {
 }
 
 // localAdminChain is the audit chain of the local administrator's commands.
-func localAdminChain(node string) string { return node + "-admin" }
+func localAdminChain(node string) string { return replication.AdminChain(node) }
 
 // localClient is a KMIP client over the in-process operations layer.
 func localClient(c *cli.Context, cfg *config.Config, v kmip.ProtocolVersion) (*client.Client, error) {
@@ -76,6 +77,7 @@ func localClient(c *cli.Context, cfg *config.Config, v kmip.ProtocolVersion) (*c
 		Identify: func(*x509.Certificate) ops.Caller { return caller },
 	})
 	return client.New(&localTransport{svc: svc, close: func() {
+		_ = anchorAdminChain(context.WithoutCancel(c.Context), trail, ks, store, log)
 		closeTrail()
 		store.Close()
 		ks.Close()

@@ -109,6 +109,8 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	defer closeTrail()
+	stopAnchoring := startAnchoring(ctx, cfg, trail, ks, store, log)
+	defer stopAnchoring()
 	svc := ops.New(ops.Config{Keys: ks, Store: store, Logger: log, ServerInfo: "Strongroom node " + cfg.Node + "; " + fips.String(), Audit: trail, FIPS: cfg.FIPS,
 		SeparationOfDuties: cfg.SeparationOfDuties})
 	srv, err := server.New(server.Config{
@@ -119,7 +121,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	https, err := startHTTPS(ctx, cfg, tlsCfg, svc, log)
+	https, err := startHTTPS(ctx, cfg, tlsCfg, svc, svc.HandshakeRefused, log)
 	if err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	go watchServerCert(ctx, certs, cfg.TLS.Cert, log)
-	go watchRevocations(ctx, store, revoked, []func(func(*x509.Certificate) bool) int{srv.CloseWhere}, log)
+	go watchRevocations(ctx, store, revoked, []func(func(*x509.Certificate) bool) int{srv.CloseWhere, https.closeWhere}, log)
 	log.Info("strongroom: serving KMIP", "addr", cfg.Listen, "server_name", cfg.ServerName, "node", cfg.Node, "fips", cfg.FIPS)
 	errc := make(chan error, 1)
 	// Serve's context must outlive the signal: cancelling it stops the

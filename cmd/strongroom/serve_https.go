@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,14 +23,15 @@ type httpsListener struct {
 // startHTTPS listens on cfg.HTTPSListen, when set, and serves KMIP over
 // HTTPS there with the TLS port's certificates, limits and handler. The
 // address is bound before serve reports that it runs, so that a port in
-// use fails the start instead of a later request.
-func startHTTPS(ctx context.Context, cfg *config.Config, tlsCfg *tls.Config, h server.Handler, log *slog.Logger) (*httpsListener, error) {
+// use fails the start instead of a later request. Refused handshakes go
+// to onHandshakeError (the audit trail), as on the TLS port.
+func startHTTPS(ctx context.Context, cfg *config.Config, tlsCfg *tls.Config, h server.Handler, onHandshakeError func(net.Addr, error), log *slog.Logger) (*httpsListener, error) {
 	if cfg.HTTPSListen == "" {
 		return &httpsListener{}, nil
 	}
 	srv, err := server.NewHTTP(server.HTTPConfig{
 		Addr: cfg.HTTPSListen, TLS: tlsCfg, MaxMessageSize: cfg.MaxMessageSize,
-		MaxConnections: cfg.MaxConnections, Logger: log, Handler: h,
+		MaxConnections: cfg.MaxConnections, Logger: log, Handler: h, OnHandshakeError: onHandshakeError,
 	})
 	if err != nil {
 		return nil, err
@@ -57,4 +59,13 @@ func (l *httpsListener) shutdown(ctx context.Context, log *slog.Logger) {
 		log.Warn("strongroom: https shutdown", "err", err)
 	}
 	<-l.errc
+}
+
+// closeWhere closes the HTTPS connections whose client certificate matches
+// (see server.HTTPServer.CloseWhere); none when HTTPS is off.
+func (l *httpsListener) closeWhere(match func(*x509.Certificate) bool) int {
+	if l.srv == nil {
+		return 0
+	}
+	return l.srv.CloseWhere(match)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -93,6 +94,53 @@ func dialAddr(listen string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// clientTarget resolves where and how a client command that may speak to
+// any KMIP server (bench, conformance) connects: the flags first, the
+// configuration file only for what they leave out, and the host of addr as
+// the server name when neither names one. https picks https_listen over
+// listen. what prefixes errors.
+func clientTarget(c *cli.Context, what, addr string, https bool) (string, *tls.Config, error) {
+	ca, cert, key, name := c.String("ca"), c.String("cert"), c.String("key"), c.String("server-name")
+	if addr == "" || ca == "" || cert == "" || name == "" {
+		cfg, err := loadConfig(c)
+		switch {
+		case err == nil:
+			if addr == "" {
+				addr = dialAddr(cfg.Listen)
+				if https {
+					if cfg.HTTPSListen == "" {
+						return "", nil, fmt.Errorf("%s: https_listen is not configured; give --addr", what)
+					}
+					addr = dialAddr(cfg.HTTPSListen)
+				}
+			}
+			if ca == "" {
+				ca = cfg.TLS.CA
+			}
+			if cert == "" {
+				cert, key = cfg.Admin.Cert, cfg.Admin.Key
+			}
+			if name == "" {
+				name = cfg.ServerName
+			}
+		case addr == "" || ca == "" || cert == "":
+			return "", nil, fmt.Errorf("%s: give --addr, --ca and --cert, or a configuration file: %w", what, err)
+		}
+	}
+	if name == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s: --addr must be HOST:PORT", what)
+		}
+		name = host
+	}
+	tlsCfg, err := client.ClientTLSConfig(ca, cert, key, name)
+	if err != nil {
+		return "", nil, err
+	}
+	return addr, tlsCfg, nil
 }
 
 // adminClient connects to the server with the Crypto Officer certificate.

@@ -112,3 +112,76 @@ func TestCAKeyInToken(t *testing.T) {
 		t.Errorf("Save of the key: %v, want ErrKeyNotExportable", err)
 	}
 }
+
+// TestCAKeyFoundAcrossVersions: a CA key pair generated directly with
+// C_GenerateKeyPair (as before crypto11 signed for the CA) is found and
+// signs, and so does a crypto11-made one after a second Keystore on the same
+// module closes (crypto11 counts module references; the module stays up).
+func TestCAKeyFoundAcrossVersions(t *testing.T) {
+	ctx := context.Background()
+	ks, tok := newKeystore(t, 2)
+	const old = "strongroom-ca-before-crypto11"
+	err := ks.WithTokenForTest(ctx, func(p *pkcs11.Ctx, sh pkcs11.SessionHandle, _, _ pkcs11.ObjectHandle) error {
+		pub, priv := pkcs11hsm.CAKeyTemplatesForTest(old)
+		_, _, err := p.GenerateKeyPair(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}, pub, priv)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, label := range []string{old, pkcs11hsm.DefaultTLSKeyLabel} {
+		t.Run(label, func(t *testing.T) {
+			s, _, err := ks.EnsureCAKey(ctx, label)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A second Keystore on the same token comes and goes.
+			ks2, err := pkcs11hsm.Open(ctx, tok.Config(1))
+			if err != nil {
+				t.Fatalf("second Open: %v", err)
+			}
+			s2, err := ks2.CASigner(ctx, label)
+			if err != nil {
+				t.Fatalf("second Keystore: %v", err)
+			}
+			if !s2.Public().(*ecdsa.PublicKey).Equal(s.Public()) {
+				t.Fatal("the second Keystore found another key")
+			}
+			if err := ks2.Close(); err != nil {
+				t.Fatal(err)
+			}
+			digest := sha256.Sum256([]byte(label))
+			sig, err := s.Sign(rand.Reader, digest[:], crypto.SHA256)
+			if err != nil {
+				t.Fatalf("Sign after the second Keystore closed: %v", err)
+			}
+			if !ecdsa.VerifyASN1(s.Public().(*ecdsa.PublicKey), digest[:], sig) {
+				t.Fatal("signature does not verify")
+			}
+		})
+	}
+}
+
+// TestCASignerAfterLogout: when the token drops the login, the signer logs
+// in again, finds its key again and signs.
+func TestCASignerAfterLogout(t *testing.T) {
+	ctx := context.Background()
+	ks, _ := newKeystore(t, 2)
+	s, _, err := ks.EnsureCAKey(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.WithTokenForTest(ctx, func(p *pkcs11.Ctx, sh pkcs11.SessionHandle, _, _ pkcs11.ObjectHandle) error {
+		return p.Logout(sh)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("after logout"))
+	sig, err := s.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatalf("Sign after logout: %v", err)
+	}
+	if !ecdsa.VerifyASN1(s.Public().(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatal("signature does not verify")
+	}
+}

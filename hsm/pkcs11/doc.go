@@ -1,5 +1,6 @@
 // Package pkcs11hsm implements hsm.Keystore over a PKCS#11 token (SoftHSM2 in
-// tests, a network or PCIe HSM in production) with github.com/miekg/pkcs11.
+// tests, a network or PCIe HSM in production) with github.com/miekg/pkcs11
+// and, for the signing keys, github.com/ThalesGroup/crypto11.
 //
 // Two token objects do all the work and never leave the token: the
 // key-encryption key (KEK, AES-256, WRAP/UNWRAP only) and the MAC key (a
@@ -22,9 +23,11 @@
 // interrupted.
 //
 // The library is process-global: C_Initialize reads SoftHSM2's
-// SOFTHSM2_CONF, and C_Finalize ends every session in the process. Close
-// finalizes the module only if this Keystore's Open was the call that
-// initialized it.
+// SOFTHSM2_CONF, and C_Finalize ends every session in the process. The CA
+// and TLS keys sign through github.com/ThalesGroup/crypto11 (casigner.go),
+// which must initialize the module itself: Open configures crypto11 first
+// and then finds the module initialized; crypto11 counts its contexts per
+// module and the last one's Close finalizes it (crypto11.go).
 //
 // An unwrapped-key cache is deliberately absent; it can be added later as an
 // hsm.Keystore decorator (keyed by the blob) without touching this package.

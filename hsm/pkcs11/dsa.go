@@ -24,23 +24,7 @@ func (k *Keystore) importDSAPrivate(ctx context.Context, der []byte) (hsm.Wrappe
 		pkcs11.NewAttribute(pkcs11.CKA_SUBPRIME, key.Q.Bytes()),
 		pkcs11.NewAttribute(pkcs11.CKA_BASE, key.G.Bytes()),
 		pkcs11.NewAttribute(pkcs11.CKA_VALUE, x))
-	if err := k.requireKeys(true, false); err != nil {
-		return hsm.Wrapped{}, err
-	}
-	var blob []byte
-	err = k.do(ctx, "import DSA private key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
-		obj, err := k.p.CreateObject(sh, tmpl)
-		if err != nil {
-			return cryptoErr("import DSA private key", err)
-		}
-		defer k.destroy(sh, obj)
-		blob, err = k.wrap(sh, keys.kek, obj)
-		return err
-	})
-	if err != nil {
-		return hsm.Wrapped{}, err
-	}
-	return k.wrapped(blob, len(blob)-8), nil
+	return k.importPrivateObject(ctx, "import DSA private key", tmpl)
 }
 
 // unwrapDSAPrivate unwraps a DSA private key into a readable session object

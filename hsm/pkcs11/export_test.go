@@ -28,3 +28,7 @@ func (k *Keystore) WithTokenForTest(ctx context.Context, f func(p *pkcs11.Ctx, s
 	h := k.keys.Load()
 	return f(k.p, s.h, h.kek, h.mac)
 }
+
+// CAKeyTemplatesForTest exposes the CA key pair templates, for a test that
+// makes a key pair the way versions before crypto11 did.
+var CAKeyTemplatesForTest = caKeyTemplates

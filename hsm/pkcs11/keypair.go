@@ -168,14 +168,22 @@ func (k *Keystore) importPrivate(ctx context.Context, kind hsm.KeyKind, der []by
 	default:
 		return hsm.Wrapped{}, fmt.Errorf("%w: private key type %T", hsm.ErrUnsupported, parsed)
 	}
+	return k.importPrivateObject(ctx, "import private key", tmpl)
+}
+
+// importPrivateObject creates a session object from a private key's
+// template, wraps it under the KEK and destroys it: the way a registered
+// private key enters the HSM. The wrapped length is the padded PKCS#8
+// length the token wrapped.
+func (k *Keystore) importPrivateObject(ctx context.Context, what string, tmpl []*pkcs11.Attribute) (hsm.Wrapped, error) {
 	if err := k.requireKeys(true, false); err != nil {
 		return hsm.Wrapped{}, err
 	}
 	var blob []byte
-	err = k.do(ctx, "import private key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
+	err := k.do(ctx, what, func(sh pkcs11.SessionHandle, keys *keyHandles) error {
 		obj, err := k.p.CreateObject(sh, tmpl)
 		if err != nil {
-			return cryptoErr("import private key", err)
+			return cryptoErr(what, err)
 		}
 		defer k.destroy(sh, obj)
 		blob, err = k.wrap(sh, keys.kek, obj)

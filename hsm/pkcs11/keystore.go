@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ThalesGroup/crypto11"
 	"github.com/miekg/pkcs11"
 	"github.com/strongroom/strongroom/hsm"
 )
@@ -20,10 +21,15 @@ type Keystore struct {
 	cfg Config
 	log *slog.Logger
 	p   *pkcs11.Ctx
+	// c11 is the crypto11 context of the same module and token: the CA and
+	// TLS keys sign through it (casigner.go). Open configures it before
+	// initializing p, and Close closes it after p's sessions.
+	c11 *crypto11.Context
 	// slot is the token's slot id as found by label at Open.
 	slot uint
 	// ownsInit records whether Open's C_Initialize initialized the module
-	// (rather than finding it initialized), which makes Close finalize it.
+	// (rather than finding it initialized, normally by crypto11), which
+	// makes Close finalize it.
 	ownsInit bool
 	// anchor keeps the login alive: closing the last session logs out.
 	anchor pkcs11.SessionHandle
@@ -36,6 +42,8 @@ type Keystore struct {
 	// streams bounds the multi-part operations in flight, each of which
 	// holds its own session outside the pool (see StartCipher).
 	streams chan struct{}
+	// digests are generated keys' digests until DigestKey takes them.
+	digests digestMemo
 
 	closeOnce sync.Once
 	closeErr  error
@@ -63,13 +71,23 @@ func Open(ctx context.Context, cfg Config) (*Keystore, error) {
 	if p == nil {
 		return nil, fmt.Errorf("hsm: load PKCS#11 module %q: cannot load library", cfg.Module)
 	}
-	k := &Keystore{cfg: cfg, log: cfg.Logger, p: p, streams: make(chan struct{}, maxStreams)}
+	// crypto11 first: it initializes the module only if no crypto11 context
+	// holds it yet (it counts references per module path) and fails if
+	// anyone else initialized it; this package tolerates the reverse.
+	c11, err := openCrypto11(cfg)
+	if err != nil {
+		err = explainOpenError(p, cfg, err)
+		p.Destroy()
+		return nil, err
+	}
+	k := &Keystore{cfg: cfg, log: cfg.Logger, p: p, c11: c11, streams: make(chan struct{}, maxStreams)}
 	switch err := p.Initialize(); {
 	case err == nil:
+		// Only if the library was loaded twice (say, through another path).
 		k.ownsInit = true
 	case isCode(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED):
 	default:
-		p.Destroy()
+		k.teardown()
 		return nil, fmt.Errorf("hsm: initialize PKCS#11 module %q: %w", cfg.Module, err)
 	}
 	if err := k.open(ctx); err != nil {
@@ -272,13 +290,20 @@ func (k *Keystore) teardown() error {
 	var errs []error
 	if k.anchor != 0 {
 		// Logging out would also log out whoever else in the process uses
-		// the module (crypto11 for the TLS key, say); only the owner does.
+		// the module (another Keystore's crypto11 context, say); only the
+		// owner does. Otherwise the last session to close logs out.
 		if k.ownsInit {
 			if err := k.p.Logout(k.anchor); err != nil && !isCode(err, pkcs11.CKR_USER_NOT_LOGGED_IN, pkcs11.CKR_SESSION_HANDLE_INVALID) {
 				errs = append(errs, fmt.Errorf("hsm: log out of token %q: %w", k.cfg.TokenLabel, err))
 			}
 		}
 		k.closeSession(k.anchor)
+	}
+	if k.c11 != nil {
+		// Finalizes the module when this was the last crypto11 context.
+		if err := k.c11.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("hsm: close crypto11 context: %w", err))
+		}
 	}
 	if k.ownsInit {
 		if err := k.p.Finalize(); err != nil {

@@ -248,6 +248,11 @@ func (k *Keystore) DigestKey(ctx context.Context, key hsm.Key, h crypto.Hash) ([
 	if err != nil {
 		return nil, err
 	}
+	if h == crypto.SHA256 && key.Under == nil {
+		if sum, ok := k.digests.take(key.Wrapped.Blob, key.Wrapped.Length); ok {
+			return sum, nil // hashed in the token when it was generated
+		}
+	}
 	var sum []byte
 	err = k.do(ctx, "digest key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
 		ok, err := k.loadKey(sh, keys, key, nil, 0)

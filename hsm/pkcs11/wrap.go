@@ -78,20 +78,29 @@ func (k *Keystore) GenerateWrapped(ctx context.Context, kind hsm.KeyKind, bits i
 	if kind != hsm.KindDES3 { // DES keys have a fixed length; CKA_VALUE_LEN is invalid for them
 		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, n))
 	}
-	var blob []byte
+	var blob, sum []byte
 	err = k.do(ctx, "generate key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
 		obj, err := k.p.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(genMech, nil)}, tmpl)
 		if err != nil {
 			return fmt.Errorf("hsm: generate %d-bit %s key: %w", bits, kindName(kind), err)
 		}
 		defer k.destroy(sh, obj)
-		blob, err = k.wrap(sh, keys.kek, obj)
-		return err
+		if blob, err = k.wrap(sh, keys.kek, obj); err != nil {
+			return err
+		}
+		if n%8 == 0 { // the lengths DigestKey digests
+			sum = k.digestObject(sh, obj) // for DigestKey (digestmemo.go)
+		}
+		return nil
 	})
 	if err != nil {
 		return hsm.Wrapped{}, err
 	}
-	return k.wrapped(blob, n), nil
+	w := k.wrapped(blob, n)
+	if sum != nil {
+		k.digests.remember(w.Blob, w.Length, sum)
+	}
+	return w, nil
 }
 
 // ImportWrapped creates a sensitive session object holding material, wraps

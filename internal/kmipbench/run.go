@@ -44,6 +44,10 @@ type Options struct {
 	Progress io.Writer
 	// Timeout bounds one operation (default 30 s).
 	Timeout time.Duration
+	// Idle connections are opened (each serves one Discover Versions) and
+	// held, unused, for the whole run: memory and latency with many quiet
+	// clients attached.
+	Idle int
 }
 
 // worker state shared by the run.
@@ -83,6 +87,19 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		return res, err
 	}
 	r := &run{opt: opt, step: st}
+
+	if opt.Idle > 0 {
+		idle, err := openIdle(ctx, opt, opt.Idle)
+		defer func() {
+			for _, c := range idle {
+				c.Close()
+			}
+		}()
+		if err != nil {
+			return res, err
+		}
+		res.IdleConns = len(idle)
+	}
 
 	var conns []*client.Client
 	if !opt.NewConnPerOp {

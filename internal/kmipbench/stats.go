@@ -12,6 +12,7 @@ type Result struct {
 	KMIPVersion  string  `json:"kmip_version"`
 	Conns        int     `json:"conns"`
 	NewConnPerOp bool    `json:"new_conn_per_op"`
+	IdleConns    int     `json:"idle_conns,omitempty"`
 	Ops          int64   `json:"ops"`
 	Errors       int64   `json:"errors"`
 	Seconds      float64 `json:"seconds"`

@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"os"
@@ -40,46 +39,15 @@ func CAName(serverName string) string { return serverName + " Root CA" }
 // Common Name is CAName(serverName)), with an ECDSA P-256 key held in memory.
 // The CA may sign only end-entity certificates (path length 0).
 func CreateCA(serverName string, validity time.Duration) (*CA, error) {
-	if serverName == "" {
-		return nil, errors.New("pki: the CA needs a server name")
-	}
-	if validity <= 0 {
-		return nil, fmt.Errorf("pki: CA validity must be positive, got %s", validity)
-	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("pki: generate CA key: %w", err)
 	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: CAName(serverName), Organization: []string{"Strongroom"}},
-		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              now.Add(validity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
-		SignatureAlgorithm:    x509.ECDSAWithSHA256,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, fmt.Errorf("pki: create CA certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("pki: parse CA certificate: %w", err)
-	}
-	return &CA{cert: cert, signer: key}, nil
+	return CreateCAWithSigner(serverName, validity, key)
 }
 
 // NewCA wraps an existing CA certificate and a signer for its key, for
-// instance a crypto11 key in the HSM. The signer's public key must be the
+// instance a crypto11 key in the HSM (hsm/pkcs11 CASigner). The signer's public key must be the
 // certificate's.
 func NewCA(cert *x509.Certificate, signer crypto.Signer) (*CA, error) {
 	if cert == nil || signer == nil {

@@ -120,20 +120,9 @@ func (ca *CA) issue(tmpl *x509.Certificate, validity time.Duration) (certPEM, ke
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: generate key: %w", err)
 	}
-	if tmpl.SerialNumber, err = newSerial(); err != nil {
-		return nil, nil, err
-	}
-	now := time.Now()
-	tmpl.NotBefore = now.Add(-clockSkew)
-	tmpl.NotAfter = now.Add(validity)
-	if tmpl.NotAfter.After(ca.cert.NotAfter) {
-		tmpl.NotAfter = ca.cert.NotAfter
-	}
-	tmpl.BasicConstraintsValid = true
-	tmpl.SignatureAlgorithm = x509.ECDSAWithSHA256
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.signer)
+	der, err := ca.sign(tmpl, key.Public(), validity)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pki: sign certificate for %q: %w", tmpl.Subject.CommonName, err)
+		return nil, nil, err
 	}
 	keyPEM, err = encodeKeyPEM(key)
 	if err != nil {

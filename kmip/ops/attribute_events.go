@@ -82,6 +82,7 @@ func (s *Service) appendChanges(ctx context.Context, o *object, changes ...chang
 		evs = append(evs, storage.Event{
 			ID: uuid.NewString(), UID: o.row.UID, OriginNode: s.store.Node(),
 			Clock: clock + int64(i), Kind: c.kind, Payload: payload, CreatedAt: now,
+			Names: nameHints(c.attrs), Scrubs: scrubsHint(c.attrs),
 		})
 	}
 	if err := s.bindEvents(ctx, evs); err != nil {

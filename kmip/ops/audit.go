@@ -66,9 +66,7 @@ func auditObject(ctx context.Context, o *object) {
 	name := ""
 	for _, a := range o.attrs {
 		if a.Value.Tag == ttlv.TagName && !a.Custom() {
-			if v, ok := a.Value.Find(ttlv.TagNameValue); ok {
-				name, _ = v.TextValue()
-			}
+			name, _ = nameValue(a)
 			break
 		}
 	}

@@ -73,7 +73,7 @@ func (s *Service) insert(ctx context.Context, objType ttlv.ObjectType, t *templa
 		UID: uid, OriginNode: s.store.Node(), ObjectType: uint32(objType),
 		Algorithm: uint32(t.algorithm), Length: t.length,
 		KEK: w.KEK, Mechanism: w.Mechanism, Blob: w.Blob, BlobLength: w.Length,
-		Attributes: enc, CreatedAt: now,
+		Attributes: enc, CreatedAt: now, Names: nameHints(attrs),
 	}
 	if err := s.bindObject(ctx, &row); err != nil {
 		return "", err

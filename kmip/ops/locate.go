@@ -130,6 +130,14 @@ func storageFilter(crit []kmip.Attribute) (storage.Filter, []kmip.Attribute) {
 		case ttlv.TagCryptographicLength:
 			v, _ := a.Value.Int32()
 			f.Length = v
+		case ttlv.TagName:
+			// A hint only: the criterion stays in rest, where the fold
+			// decides (the object may have lost the name since).
+			if v, ok := nameValue(a); ok && f.Name == "" {
+				f.Name = v
+			}
+			rest = append(rest, a)
+			continue
 		default:
 			rest = append(rest, a)
 			continue

@@ -257,6 +257,7 @@ func (s *Service) appendChange(ctx context.Context, uid, kind string, change []k
 	ev := storage.Event{
 		ID: uuid.NewString(), UID: uid, OriginNode: s.store.Node(),
 		Clock: now.UnixMicro(), Kind: kind, Payload: payload, CreatedAt: now,
+		Names: nameHints(change), Scrubs: scrubsHint(change),
 	}
 	evs := []storage.Event{ev}
 	if err := s.bindEvents(ctx, evs); err != nil {

@@ -95,16 +95,39 @@ func (s *Service) visibility(ctx context.Context, c Caller) (func(*object) bool,
 	default:
 		return func(*object) bool { return false }, nil
 	}
-	granted := map[string]bool{}
+	rows := map[string][]storage.Grant{}
 	if gs, ok := s.store.(storage.GrantStore); ok {
-		var err error
-		if granted, err = gs.GrantedUIDs(ctx, c.User, c.Group); err != nil {
+		all, err := gs.GrantsTo(ctx, c.User, c.Group)
+		if err != nil {
 			return nil, fmt.Errorf("ops: grants: %w", err)
 		}
+		for _, g := range all {
+			rows[g.UID] = append(rows[g.UID], g)
+		}
 	}
+	// Grant MACs are checked (grant_binding.go) only for the objects the
+	// caller does not own, once per object.
+	granted := map[string]bool{}
 	return func(o *object) bool {
-		g := o.ownerGroup()
-		return (g != "" && g == c.Group) || granted[o.row.UID]
+		if g := o.ownerGroup(); g != "" && g == c.Group {
+			return true
+		}
+		uid := o.row.UID
+		if ok, seen := granted[uid]; seen {
+			return ok
+		}
+		if len(rows[uid]) == 0 {
+			return false
+		}
+		valid, err := s.validGrants(ctx, c, rows[uid])
+		if err != nil {
+			s.log.Error("ops: grants not checked: refusing access", "uid", uid, "err", err)
+			valid = nil
+		}
+		delete(rows, uid)
+		m := storage.CurrentGrants(valid)[uid]
+		granted[uid] = (c.User != "" && m["user:"+c.User]) || (c.Group != "" && m["group:"+c.Group])
+		return granted[uid]
 	}, nil
 }
 

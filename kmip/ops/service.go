@@ -81,6 +81,8 @@ type Service struct {
 	implemented []ttlv.Operation
 	// streams are the open multi-part cryptographic operations.
 	streams *streamTable
+	// macs are the row MACs the HSM has verified (maccache.go).
+	macs *macCache
 }
 
 var _ server.Handler = (*Service)(nil)
@@ -105,6 +107,7 @@ func New(cfg Config) *Service {
 		s.vendor = "Strongroom"
 	}
 	s.streams = newStreamTable()
+	s.macs = newMACCache(macCacheSize)
 	s.handlers = map[ttlv.Operation]handlerFunc{}
 	s.registerOperations()
 	return s

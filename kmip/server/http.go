@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +66,10 @@ type HTTPConfig struct {
 	Logger *slog.Logger
 	// Handler answers the requests; the same one as the TLS port's.
 	Handler Handler
+	// OnHandshakeError, when set, is told of every refused or failed TLS
+	// handshake, as Config.OnHandshakeError is (the audit trail). It runs
+	// on the connection's goroutine.
+	OnHandshakeError func(addr net.Addr, err error)
 }
 
 func (cfg HTTPConfig) withDefaults() (HTTPConfig, error) {
@@ -117,6 +122,12 @@ type HTTPServer struct {
 	ln       net.Listener
 	closing  bool
 	cleanups []func()
+
+	// conns are the connections that have served a request, with their
+	// client certificates (http_conns.go); revoked is the last CloseWhere
+	// predicate, checked as each request begins.
+	conns   httpConns
+	revoked atomic.Pointer[func(*x509.Certificate) bool]
 }
 
 // connInfoKey carries a connection's number and address to its requests.
@@ -149,6 +160,8 @@ func NewHTTP(cfg HTTPConfig) (*HTTPServer, error) {
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		// Handshake failures and the like: details for debugging only.
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		// Tracks connections for CloseWhere and reports failed handshakes.
+		ConnState: s.connState,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, connInfoKey{}, connInfo{id: httpConnIDBase + s.nextConnID.Add(1), addr: c.RemoteAddr()})
 		},
@@ -273,6 +286,9 @@ func (s *HTTPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.log.With("conn", peer.ConnID, "remote", peer.Addr.String(), "client_cn", peer.Certificate.Subject.CommonName)
+	if s.refuseRevoked(w, log, peer) {
+		return
+	}
 	enc, ok := ttlv.EncodingForContentType(r.Header.Get("Content-Type"))
 	if !ok {
 		log.Info("kmip https request refused: unsupported Content-Type")

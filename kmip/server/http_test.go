@@ -1,15 +1,18 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -235,7 +238,16 @@ func TestHTTPRefusals(t *testing.T) {
 }
 
 func TestHTTPClientCertificateRequired(t *testing.T) {
-	e := startHTTP(t, nil)
+	// Every refused handshake is reported, as on the TLS port (audit trail).
+	refused := make(chan error, 16)
+	e := startHTTP(t, func(cfg *server.HTTPConfig) {
+		cfg.OnHandshakeError = func(addr net.Addr, err error) {
+			if addr == nil {
+				err = errors.New("no address")
+			}
+			refused <- err
+		}
+	})
 	other := tlstest.NewCA(t, "Other CA")
 	cases := []struct {
 		name  string
@@ -260,11 +272,117 @@ func TestHTTPClientCertificateRequired(t *testing.T) {
 				if resp, err := c.RoundTrip(ctx, request("hello")); err == nil {
 					t.Fatalf("request served without a verified client certificate: %+v", resp)
 				}
+				select {
+				case err := <-refused:
+					if err == nil || err.Error() == "no address" {
+						t.Errorf("handshake reported as %v", err)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("refused handshake not reported")
+				}
 			})
 		}
 	}
 	if e.h.served.Load() != 0 {
 		t.Fatalf("%d requests reached the handler", e.h.served.Load())
+	}
+	// A served request and a client that leaves after a good handshake
+	// are not handshake failures.
+	c, err := client.NewHTTPConn(e.addr, e.clientTLS, ttlv.EncodingTTLV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RoundTrip(context.Background(), request("hello")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if tc, err := tls.Dial("tcp", e.addr, e.clientTLS); err == nil {
+		tc.Close()
+	}
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-refused:
+		t.Errorf("good connection reported as a refused handshake: %v", err)
+	default:
+	}
+}
+
+// rawHTTPS is one kept-alive HTTPS connection on which requests are sent by
+// hand, so that a test knows which connection carries them.
+type rawHTTPS struct {
+	conn *tls.Conn
+	br   *bufio.Reader
+}
+
+func (e *httpEnv) dialRaw(t *testing.T, cfg *tls.Config) *rawHTTPS {
+	t.Helper()
+	conn, err := tls.Dial("tcp", e.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &rawHTTPS{conn: conn, br: bufio.NewReader(conn)}
+}
+
+// do sends one KMIP request and reads the response; an error means the
+// connection is gone.
+func (r *rawHTTPS) do() error {
+	body, _ := ttlv.Encode(request("hello"))
+	req, _ := http.NewRequest(http.MethodPost, "https://localhost"+server.HTTPPath, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ttlv.MediaTypeTTLV)
+	r.conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := req.Write(r.conn); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(r.br, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	return nil
+}
+
+// TestHTTPCloseWhere: CloseWhere closes the kept-alive connections of the
+// matching certificate at once and leaves the others open; a connection
+// that handshook before it but sends its first request afterwards is
+// closed before the request reaches the handler.
+func TestHTTPCloseWhere(t *testing.T) {
+	e := startHTTP(t, nil)
+	bobTLS := e.clientTLS.Clone()
+	bobTLS.Certificates = []tls.Certificate{e.ca.Issue(t, "bob", false)}
+	alice, bob := e.dialRaw(t, e.clientTLS), e.dialRaw(t, bobTLS)
+	for _, c := range []*rawHTTPS{alice, bob} {
+		if err := c.do(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := e.dialRaw(t, e.clientTLS) // handshake only, no request yet
+	isClient1 := func(c *x509.Certificate) bool { return c.Subject.CommonName == "client-1" }
+	if n := e.srv.CloseWhere(isClient1); n != 1 {
+		t.Errorf("CloseWhere closed %d connections, want 1", n)
+	}
+	alice.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := alice.br.ReadByte(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("matching connection still open: %v", err)
+	}
+	if err := bob.do(); err != nil {
+		t.Fatalf("other certificate's connection: %v", err)
+	}
+	served := e.h.served.Load()
+	if err := late.do(); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("request on a connection of a matching certificate: %v, want 403", err)
+	}
+	if e.h.served.Load() != served {
+		t.Error("the late connection's request reached the handler")
+	}
+	if err := late.do(); err == nil {
+		t.Error("the late connection stayed open after its refusal")
 	}
 }
 

@@ -18,21 +18,25 @@ func (s *Store) AddGrant(ctx context.Context, g storage.Grant) error {
 	if g.CreatedAt.IsZero() {
 		g.CreatedAt = time.Now()
 	}
+	if g.OriginNode != "" && g.OriginNode != s.node {
+		return fmt.Errorf("storage: add grant on %s: made for node %q, this is %q", g.UID, g.OriginNode, s.node)
+	}
 	g.OriginNode = s.node
+	g.CreatedAt = g.CreatedAt.UTC().Truncate(time.Microsecond)
 	s.db.mu.Lock()
 	defer s.db.mu.Unlock()
 	s.db.grants = append(s.db.grants, g)
 	return nil
 }
 
-// GrantedUIDs implements storage.GrantStore.
-func (s *Store) GrantedUIDs(ctx context.Context, user, group string) (map[string]bool, error) {
+// GrantsTo implements storage.GrantStore.
+func (s *Store) GrantsTo(ctx context.Context, user, group string) ([]storage.Grant, error) {
 	s.db.mu.Lock()
 	defer s.db.mu.Unlock()
-	out := map[string]bool{}
-	for uid, m := range storage.CurrentGrants(s.db.grants) {
-		if (user != "" && m["user:"+user]) || (group != "" && m["group:"+group]) {
-			out[uid] = true
+	var out []storage.Grant
+	for _, g := range s.db.grants {
+		if (g.GranteeKind == "user" && user != "" && g.Grantee == user) || (g.GranteeKind == "group" && group != "" && g.Grantee == group) {
+			out = append(out, g)
 		}
 	}
 	return out, nil

@@ -26,11 +26,12 @@ type IssuedCertificate struct {
 }
 
 // RecordCertificate adds an issued certificate to the registry; recording
-// the same serial twice keeps the first row.
+// the same serial twice keeps the first row. Each node records under its own
+// name (the key is serial and origin node), so mirrored copies never clash.
 func (s *Store) RecordCertificate(ctx context.Context, c IssuedCertificate) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO issued_certificates
 		(serial, origin_node, subject, role, user_name, group_name, not_before, not_after, issuer, cert_pem)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (serial) DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (serial, origin_node) DO NOTHING`,
 		c.Serial, s.node, c.Subject, c.Role, c.User, c.Group, c.NotBefore, c.NotAfter, c.Issuer, c.CertPEM)
 	if err != nil {
 		return fmt.Errorf("storage: record certificate %s: %w", c.Serial, err)
@@ -38,12 +39,13 @@ func (s *Store) RecordCertificate(ctx context.Context, c IssuedCertificate) erro
 	return nil
 }
 
-// ListCertificates returns the registry, newest first.
+// ListCertificates returns the registry, newest first, one row per serial
+// (the first node's to record it).
 func (s *Store) ListCertificates(ctx context.Context) ([]IssuedCertificate, error) {
 	rs, err := s.pool.Query(ctx, `SELECT c.serial, c.origin_node, c.subject, c.role, c.user_name, c.group_name,
 			c.not_before, c.not_after, c.issuer, c.cert_pem, c.issued_at,
 			r.serial IS NOT NULL, coalesce(r.revoked_at, 'epoch'::timestamptz), coalesce(r.reason, '')
-		FROM issued_certificates c
+		FROM (SELECT DISTINCT ON (serial) * FROM issued_certificates ORDER BY serial, issued_at, origin_node) c
 		LEFT JOIN LATERAL (SELECT serial, revoked_at, reason FROM certificate_revocations
 			WHERE serial = c.serial ORDER BY revoked_at LIMIT 1) r ON true
 		ORDER BY c.issued_at DESC, c.serial`)

@@ -23,13 +23,7 @@ func (s *Store) AppendEvents(ctx context.Context, events ...storage.Event) error
 	}
 	b := &pgx.Batch{}
 	queueEvents(b, evs)
-	done, err := sealAudit(ctx, b, evs[0].UID)
-	if err != nil {
-		return fmt.Errorf("storage: append events to %s: %w", evs[0].UID, err)
-	}
-	err = runBatch(ctx, s.pool, b)
-	done(err)
-	if err != nil {
+	if _, err := s.writeAudited(ctx, b, evs[0].UID); err != nil {
 		return fmt.Errorf("storage: append events to %s: %w", evs[0].UID, mapError(err))
 	}
 	return nil

@@ -47,6 +47,16 @@ func (s *Store) ListObjects(ctx context.Context, f storage.Filter) ([]storage.Re
 	if f.Length != 0 {
 		where = append(where, "o.length = "+arg(f.Length))
 	}
+	if f.Name != "" {
+		// Both arms use an index (GIN on names, partial on names IS NULL);
+		// the candidates are few, so latency does not grow with the table.
+		n := arg([]string{f.Name})
+		// ARRAY(...) makes the candidates an InitPlan read through the
+		// primary key; as IN (...) the planner, expecting thousands of
+		// candidates, hash-joined them with a scan of every object.
+		where = append(where, "o.uid = ANY (ARRAY(SELECT uid FROM objects WHERE names @> "+n+" OR names IS NULL"+
+			" UNION SELECT uid FROM object_events WHERE names @> "+n+" OR names IS NULL))")
+	}
 	if f.After != "" {
 		var at time.Time
 		err := tx.QueryRow(ctx, `SELECT created_at FROM objects WHERE uid = $1`, f.After).Scan(&at)

@@ -25,18 +25,12 @@ func (s *Store) CreateObject(ctx context.Context, obj storage.Object, events ...
 	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO objects (uid, origin_node, object_type, algorithm, length, kek,
-			mechanism, blob, blob_length, attributes, created_at, mac)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			mechanism, blob, blob_length, attributes, created_at, mac, names)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		obj.UID, obj.OriginNode, int64(obj.ObjectType), int64(obj.Algorithm), obj.Length, obj.KEK,
-		int64(obj.Mechanism), obj.Blob, int32(obj.BlobLength), emptyIfNil(obj.Attributes), obj.CreatedAt, emptyIfNil(obj.MAC))
+		int64(obj.Mechanism), obj.Blob, int32(obj.BlobLength), emptyIfNil(obj.Attributes), obj.CreatedAt, emptyIfNil(obj.MAC), obj.Names)
 	queueEvents(b, evs)
-	done, err := sealAudit(ctx, b, obj.UID)
-	if err != nil {
-		return fmt.Errorf("storage: create object %s: %w", obj.UID, err)
-	}
-	err = runBatch(ctx, s.pool, b)
-	done(err)
-	if err != nil {
+	if _, err := s.writeAudited(ctx, b, obj.UID); err != nil {
 		return fmt.Errorf("storage: create object %s: %w", obj.UID, mapError(err))
 	}
 	return nil
@@ -89,16 +83,11 @@ func (s *Store) ScrubBlob(ctx context.Context, uid string) error {
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE objects SET blob = NULL
 		WHERE uid = $1 AND origin_node = $2 AND blob IS NOT NULL`, uid, s.node)
-	done, err := sealAudit(ctx, b, uid)
+	tag, err := s.writeAudited(ctx, b, uid)
 	if err != nil {
 		return fmt.Errorf("storage: scrub blob %s: %w", uid, err)
 	}
-	affected, err := scrubBatch(ctx, s.pool, b)
-	done(err)
-	if err != nil {
-		return fmt.Errorf("storage: scrub blob %s: %w", uid, err)
-	}
-	if affected == 1 {
+	if tag.RowsAffected() == 1 {
 		return nil
 	}
 	// Nothing changed: already scrubbed, another node's object, or none.
@@ -113,23 +102,4 @@ func (s *Store) ScrubBlob(ctx context.Context, uid string) error {
 		return fmt.Errorf("storage: scrub blob %s: created by node %q, this is %q: %w", uid, origin, s.node, storage.ErrNotOwner)
 	}
 	return nil
-}
-
-// scrubBatch runs the scrub UPDATE (first in b) and the rest of b as one
-// implicit transaction and returns the rows the UPDATE changed.
-func scrubBatch(ctx context.Context, pool interface {
-	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
-}, b *pgx.Batch) (int64, error) {
-	br := pool.SendBatch(ctx, b)
-	tag, err := br.Exec()
-	for i := 1; err == nil && i < b.Len(); i++ {
-		_, err = br.Exec()
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
 }

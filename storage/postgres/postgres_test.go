@@ -29,6 +29,9 @@ func TestPostgres(t *testing.T) {
 			return open(t, srv.NewDatabase(t), "node-a")
 		})
 	})
+	t.Run("ListByNameStrict", func(t *testing.T) {
+		storagetest.RunStrictName(t, open(t, srv.NewDatabase(t), "node-a"))
+	})
 	t.Run("Nodes", func(t *testing.T) {
 		storagetest.RunNodes(t, func(t *testing.T) (storage.Store, storage.Store) {
 			u := srv.NewDatabase(t)

@@ -123,9 +123,9 @@ func mapError(err error) error {
 // queueEvents adds the INSERTs of events to a batch.
 func queueEvents(b *pgx.Batch, events []storage.Event) {
 	for _, ev := range events {
-		b.Queue(`INSERT INTO object_events (id, uid, origin_node, clock, kind, payload, created_at, mac)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			ev.ID, ev.UID, ev.OriginNode, ev.Clock, ev.Kind, emptyIfNil(ev.Payload), ev.CreatedAt, emptyIfNil(ev.MAC))
+		b.Queue(`INSERT INTO object_events (id, uid, origin_node, clock, kind, payload, created_at, mac, names, scrubs)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			ev.ID, ev.UID, ev.OriginNode, ev.Clock, ev.Kind, emptyIfNil(ev.Payload), ev.CreatedAt, emptyIfNil(ev.MAC), ev.Names, ev.Scrubs)
 	}
 }
 

@@ -1,0 +1,4 @@
+package audit
+
+// Queued is how many records wait for the writer (tests only).
+func (t *Trail) Queued() int { return len(t.w.queue) }

@@ -49,8 +49,8 @@ const reorderWindow = 8
 //     next record still chains onto it (or the last record does not verify);
 //   - reordered: a record verifies at another nearby place in the chain.
 //
-// Deleting the newest records of a chain leaves a shorter valid chain; the
-// file and syslog copies (and peers' mirrors) are the check for that.
+// Deleting the newest records of a chain leaves a shorter valid chain;
+// CheckAnchors (anchor.go) finds that against the chain's anchor.
 func Verify(ctx context.Context, mac MACer, recs []storage.AuditRecord) ([]Report, error) {
 	var out []Report
 	for start := 0; start < len(recs); {

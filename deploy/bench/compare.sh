@@ -10,6 +10,8 @@
 #     one Get and one Create make (go test -bench ./hsm/pkcs11), and the raw
 #     PostgreSQL rate of the INSERT transaction Create commits
 #     (deploy/bench/pginsert).
+#   - Get and Locate latency from 10^3 to 10^6 stored keys, and memory with
+#     2,000 idle connections (deploy/bench/scale.sh; BENCH_SCALE=0 skips it).
 # Settings: BENCH_DURATION (10s), BENCH_WARMUP (2s), BENCH_CONNS ("4 32"),
 # BENCH_OUT (docs/BENCHMARKS.md). Everything it starts is stopped on exit.
 set -euo pipefail
@@ -129,6 +131,12 @@ done
 log "raw HSM rates (go test -bench ./hsm/pkcs11)"
 go test -run='^$' -bench='^Benchmark(GenerateWrapped|Unwrap)$' -benchtime="${BENCH_HSM_TIME:-3s}" ./hsm/pkcs11/ |
 	awk '/^Benchmark/ { n=$1; sub(/-[0-9]+$/, "", n); for (i=2;i<=NF;i++) if ($(i+1)=="ns/op") printf "{\"target\":\"hsm\",\"op\":\"%s\",\"ns_per_op\":%s}\n", n, $i }' >>"$results"
+
+if [[ ${BENCH_SCALE:-1} != 0 ]]; then
+	log "latency against stored keys, memory with idle connections (deploy/bench/scale.sh)"
+	STRONGROOM_BIN=$bench BENCH_DURATION=$dur BENCH_WARMUP=$warm bash deploy/bench/scale.sh >>"$results" ||
+		log "scale.sh failed"
+fi
 
 machine=$dir/machine.json
 {

@@ -33,33 +33,8 @@ func (k *Keystore) unwrapDSAPrivate(ctx context.Context, w hsm.Wrapped) ([]byte,
 	if err := k.checkWrapped(w, true); err != nil {
 		return nil, err
 	}
-	tmpl := append([]*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_DSA),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
-	}, usageAttrs(nil, publicOnly...)...)
-	var vals [][]byte
-	err := k.do(ctx, "unwrap DSA private key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
-		h, err := k.unwrapObject(sh, keys, w, tmpl)
-		if err != nil {
-			return err
-		}
-		defer k.destroy(sh, h)
-		got, err := k.p.GetAttributeValue(sh, h, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_PRIME, nil), pkcs11.NewAttribute(pkcs11.CKA_SUBPRIME, nil),
-			pkcs11.NewAttribute(pkcs11.CKA_BASE, nil), pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
-		if err != nil {
-			return fmt.Errorf("hsm: read unwrapped DSA private key: %w", err)
-		}
-		vals = make([][]byte, len(got))
-		for i, a := range got {
-			vals[i] = a.Value
-		}
-		return nil
-	})
+	vals, err := k.readPrivate(ctx, "unwrap DSA private key", pkcs11.CKK_DSA, w,
+		[]uint{pkcs11.CKA_PRIME, pkcs11.CKA_SUBPRIME, pkcs11.CKA_BASE, pkcs11.CKA_VALUE})
 	if err != nil {
 		return nil, err
 	}

@@ -195,6 +195,43 @@ func (k *Keystore) importPrivateObject(ctx context.Context, what string, tmpl []
 	return k.wrapped(blob, len(blob)-8), nil
 }
 
+// readPrivate unwraps a private key of keyType into a readable session
+// object, reads the attributes read (in that order) and destroys the
+// object: what an authorized Get of a private key needs, and nothing else
+// does. The caller clears the values once it has encoded them.
+func (k *Keystore) readPrivate(ctx context.Context, what string, keyType uint, w hsm.Wrapped, read []uint) ([][]byte, error) {
+	tmpl := append([]*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+	}, usageAttrs(nil, publicOnly...)...)
+	var vals [][]byte
+	err := k.do(ctx, what, func(sh pkcs11.SessionHandle, keys *keyHandles) error {
+		h, err := k.unwrapObject(sh, keys, w, tmpl)
+		if err != nil {
+			return err
+		}
+		defer k.destroy(sh, h)
+		want := make([]*pkcs11.Attribute, len(read))
+		for i, a := range read {
+			want[i] = pkcs11.NewAttribute(a, nil)
+		}
+		got, err := k.p.GetAttributeValue(sh, h, want)
+		if err != nil {
+			return fmt.Errorf("hsm: %s: read the key: %w", what, err)
+		}
+		vals = make([][]byte, len(got))
+		for i, a := range got {
+			vals[i] = a.Value
+		}
+		return nil
+	})
+	return vals, err
+}
+
 // unwrapPrivate unwraps a private key into a readable session object for
 // an authorized Get, reads its components and returns PKCS#8 DER.
 func (k *Keystore) unwrapPrivate(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) ([]byte, error) {
@@ -207,35 +244,7 @@ func (k *Keystore) unwrapPrivate(ctx context.Context, kind hsm.KeyKind, w hsm.Wr
 		keyType = pkcs11.CKK_EC
 		read = []uint{pkcs11.CKA_EC_PARAMS, pkcs11.CKA_VALUE}
 	}
-	tmpl := append([]*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
-	}, usageAttrs(nil, publicOnly...)...)
-	var vals [][]byte
-	err := k.do(ctx, "unwrap private key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
-		h, err := k.unwrapObject(sh, keys, w, tmpl)
-		if err != nil {
-			return err
-		}
-		defer k.destroy(sh, h)
-		want := make([]*pkcs11.Attribute, len(read))
-		for i, a := range read {
-			want[i] = pkcs11.NewAttribute(a, nil)
-		}
-		got, err := k.p.GetAttributeValue(sh, h, want)
-		if err != nil {
-			return fmt.Errorf("hsm: read unwrapped private key: %w", err)
-		}
-		vals = make([][]byte, len(got))
-		for i, a := range got {
-			vals[i] = a.Value
-		}
-		return nil
-	})
+	vals, err := k.readPrivate(ctx, "unwrap private key", keyType, w, read)
 	if err != nil {
 		return nil, err
 	}

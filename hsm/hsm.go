@@ -67,3 +67,12 @@ var ErrIntegrity = errors.New("hsm: integrity check failed")
 
 // ErrBusy means no session became free before the context ended.
 var ErrBusy = errors.New("hsm: no session available")
+
+// Forgetter is implemented by keystores that keep recently unwrapped keys
+// inside the token between calls (hsm/pkcs11's Get cache): Forget drops the
+// token's copy of w's key at once, so that a destroyed key does not linger
+// in the token until the cache's idle limit. Calling it for a key that is
+// not cached does nothing.
+type Forgetter interface {
+	Forget(ctx context.Context, w Wrapped)
+}

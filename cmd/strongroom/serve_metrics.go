@@ -43,6 +43,7 @@ func startMetrics(ctx context.Context, cfg *config.Config, ks *pkcs11hsm.Keystor
 	m := metrics.New()
 	ks.SetCallObserver(m.ObserveHSMCall)
 	m.HSMPool(ks.PoolStats)
+	m.HSMKeyCache(ks.CacheStats)
 	m.PostgresPool(store.PoolStat)
 	l := &metricsListener{m: m, errc: make(chan error, 1)}
 	pcfg, err := pgxpool.ParseConfig(cfg.Database.URL)

@@ -75,6 +75,7 @@ func openHSM(ctx context.Context, cfg *config.Config, log *slog.Logger, allowMis
 		Module: cfg.HSM.Module, TokenLabel: cfg.HSM.TokenLabel, PIN: pin,
 		KEKLabel: cfg.HSM.KEKLabel, MACLabel: cfg.HSM.MACLabel,
 		WrapMechanism: cfg.HSM.WrapMechanism, Sessions: cfg.HSM.Sessions,
+		KeyCacheSize: cfg.HSM.KeyCacheSize, KeyCacheTTL: cfg.HSM.KeyCacheTTL.Duration,
 		AllowMissingKeys: allowMissing, Exportable: cfg.HSM.KEKExportable, Logger: log,
 	})
 }

@@ -129,7 +129,7 @@ for n in $conns_list; do
 done
 
 log "raw HSM rates (go test -bench ./hsm/pkcs11)"
-go test -run='^$' -bench='^Benchmark(GenerateWrapped|Unwrap)$' -benchtime="${BENCH_HSM_TIME:-3s}" ./hsm/pkcs11/ |
+go test -run='^$' -bench='^Benchmark(GenerateWrapped|Unwrap|MAC)$' -benchtime="${BENCH_HSM_TIME:-3s}" ./hsm/pkcs11/ |
 	awk '/^Benchmark/ { n=$1; sub(/-[0-9]+$/, "", n); for (i=2;i<=NF;i++) if ($(i+1)=="ns/op") printf "{\"target\":\"hsm\",\"op\":\"%s\",\"ns_per_op\":%s}\n", n, $i }' >>"$results"
 
 if [[ ${BENCH_SCALE:-1} != 0 ]]; then

@@ -5,11 +5,14 @@ import (
 	"testing"
 
 	"github.com/strongroom/strongroom/hsm"
+	pkcs11hsm "github.com/strongroom/strongroom/hsm/pkcs11"
+	"github.com/strongroom/strongroom/internal/softhsmtest"
 )
 
-// The benchmarks measure the KMIP Create (generate + wrap + destroy) and
-// Get (unwrap + read + destroy) paths, serially and from GOMAXPROCS
-// goroutines sharing a pool of 4.
+// The benchmarks measure what the KMIP Create (generate + wrap + destroy)
+// and Get (unwrap + read + destroy, or one read when the key is cached)
+// paths need from the token, serially and from GOMAXPROCS goroutines
+// sharing a pool of 4.
 func BenchmarkGenerateWrapped(b *testing.B) {
 	ks, _ := newKeystore(b, 4)
 	ctx := context.Background()
@@ -32,16 +35,48 @@ func BenchmarkGenerateWrapped(b *testing.B) {
 	})
 }
 
+// BenchmarkUnwrap measures what a Get of a key costs in the token: cold,
+// with the key cache off (C_UnwrapKey + C_GetAttributeValue +
+// C_DestroyObject), and warm, the same key again with the cache on (one
+// C_GetAttributeValue of the object the first call left in the token).
 func BenchmarkUnwrap(b *testing.B) {
+	for _, mode := range []struct {
+		name      string
+		cacheSize int
+	}{{"cold", -1}, {"warm", 0}} {
+		b.Run(mode.name, func(b *testing.B) {
+			ks := newBenchKeystore(b, func(cfg *pkcs11hsm.Config) { cfg.KeyCacheSize = mode.cacheSize })
+			ctx := context.Background()
+			w, err := ks.GenerateWrapped(ctx, hsm.KindAES, 256)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runSerialAndParallel(b, func() error {
+				_, err := ks.Unwrap(ctx, hsm.KindAES, w)
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkMAC measures the HMAC-SHA-256 with the token's MAC key that
+// seals the audit record every KMIP request writes.
+func BenchmarkMAC(b *testing.B) {
 	ks, _ := newKeystore(b, 4)
 	ctx := context.Background()
-	w, err := ks.GenerateWrapped(ctx, hsm.KindAES, 256)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rec := make([]byte, 200)
+	runSerialAndParallel(b, func() error {
+		_, err := ks.MAC(ctx, rec)
+		return err
+	})
+}
+
+// runSerialAndParallel runs f as sub-benchmarks serial and parallel
+// (GOMAXPROCS goroutines).
+func runSerialAndParallel(b *testing.B, f func() error) {
 	b.Run("serial", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := ks.Unwrap(ctx, hsm.KindAES, w); err != nil {
+			if err := f(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -49,11 +84,33 @@ func BenchmarkUnwrap(b *testing.B) {
 	b.Run("parallel", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := ks.Unwrap(ctx, hsm.KindAES, w); err != nil {
+				if err := f(); err != nil {
 					b.Error(err)
 					return
 				}
 			}
 		})
 	})
+}
+
+// newBenchKeystore is newKeystore (4 sessions) with its Config adjusted.
+func newBenchKeystore(b *testing.B, adjust func(*pkcs11hsm.Config)) *pkcs11hsm.Keystore {
+	b.Helper()
+	tok := softhsmtest.NewToken(b)
+	cfg := tok.Config(4)
+	cfg.AllowMissingKeys = true
+	adjust(&cfg)
+	ks, err := pkcs11hsm.Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	b.Cleanup(func() {
+		if err := ks.Close(); err != nil {
+			b.Errorf("Close: %v", err)
+		}
+	})
+	if _, err := ks.EnsureKeys(context.Background()); err != nil {
+		b.Fatalf("EnsureKeys: %v", err)
+	}
+	return ks
 }

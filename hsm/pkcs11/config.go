@@ -21,6 +21,10 @@ const (
 	DefaultKEKLabel = "strongroom-kek"
 	DefaultMACLabel = "strongroom-mac"
 	DefaultSessions = 4
+	// DefaultKeyCacheSize and DefaultKeyCacheTTL bound the unwrapped keys
+	// kept in the token between Gets (unwrapcache.go).
+	DefaultKeyCacheSize = 1024
+	DefaultKeyCacheTTL  = 30 * time.Second
 )
 
 // Config says which token to use and how. The PIN is supplied by the caller
@@ -47,6 +51,13 @@ type Config struct {
 	// Sessions is the size of the session pool, i.e. how many calls may run
 	// in the token at once (DefaultSessions if zero).
 	Sessions int
+	// KeyCacheSize is how many unwrapped keys Get may keep inside the token
+	// as session objects for the next Get of the same key
+	// (DefaultKeyCacheSize if zero; negative turns the cache off).
+	KeyCacheSize int
+	// KeyCacheTTL is how long such a key stays in the token after its last
+	// use (DefaultKeyCacheTTL if zero; negative turns the cache off).
+	KeyCacheTTL time.Duration
 	// AllowMissingKeys lets Open succeed when the KEK or MAC key does not
 	// exist yet. Only `strongroom init` sets it, and calls EnsureKeys next;
 	// until then the methods that need a missing key fail with
@@ -79,6 +90,12 @@ func (c Config) withDefaults() Config {
 	if c.Sessions == 0 {
 		c.Sessions = DefaultSessions
 	}
+	if c.KeyCacheSize == 0 {
+		c.KeyCacheSize = DefaultKeyCacheSize
+	}
+	if c.KeyCacheTTL == 0 {
+		c.KeyCacheTTL = DefaultKeyCacheTTL
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -106,8 +123,8 @@ func (c Config) validate() error {
 
 // String describes c without the PIN.
 func (c Config) String() string {
-	return fmt.Sprintf("pkcs11hsm.Config{Module:%q TokenLabel:%q PIN:%s KEKLabel:%q MACLabel:%q WrapMechanism:0x%X Sessions:%d}",
-		c.Module, c.TokenLabel, redact(c.PIN), c.KEKLabel, c.MACLabel, c.WrapMechanism, c.Sessions)
+	return fmt.Sprintf("pkcs11hsm.Config{Module:%q TokenLabel:%q PIN:%s KEKLabel:%q MACLabel:%q WrapMechanism:0x%X Sessions:%d KeyCacheSize:%d KeyCacheTTL:%s}",
+		c.Module, c.TokenLabel, redact(c.PIN), c.KEKLabel, c.MACLabel, c.WrapMechanism, c.Sessions, c.KeyCacheSize, c.KeyCacheTTL)
 }
 
 // GoString keeps %#v from printing the PIN.
@@ -123,6 +140,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("mac_key", c.MACLabel),
 		slog.String("wrap_mechanism", fmt.Sprintf("0x%X", c.WrapMechanism)),
 		slog.Int("sessions", c.Sessions),
+		slog.Int("key_cache_size", c.KeyCacheSize),
+		slog.Duration("key_cache_ttl", c.KeyCacheTTL),
 	)
 }
 

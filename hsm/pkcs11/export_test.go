@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/miekg/pkcs11"
+	"github.com/strongroom/strongroom/hsm"
 )
 
 // HoldSessionForTest takes one session out of the pool until release is
@@ -32,3 +33,19 @@ func (k *Keystore) WithTokenForTest(ctx context.Context, f func(p *pkcs11.Ctx, s
 // CAKeyTemplatesForTest exposes the CA key pair templates, for a test that
 // makes a key pair the way versions before crypto11 did.
 var CAKeyTemplatesForTest = caKeyTemplates
+
+// SwapCachedHandleForTest makes the cache entry of a point at the object
+// cached for b, as if a's handle had been reused by the token for another
+// object.
+func (k *Keystore) SwapCachedHandleForTest(a, b hsm.Wrapped) bool {
+	c := k.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ea, okA := c.entries[idOf(a)]
+	eb, okB := c.entries[idOf(b)]
+	if !okA || !okB {
+		return false
+	}
+	ea.Value.(*cacheEntry).h = eb.Value.(*cacheEntry).h
+	return true
+}

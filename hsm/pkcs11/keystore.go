@@ -44,6 +44,12 @@ type Keystore struct {
 	streams chan struct{}
 	// digests are generated keys' digests until DigestKey takes them.
 	digests digestMemo
+	// cache keeps recently read keys unwrapped inside the token (nil when
+	// turned off); sweepStop ends the goroutine that expires its entries
+	// and sweepDone says it has ended.
+	cache     *unwrapCache
+	sweepStop chan struct{}
+	sweepDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -80,7 +86,8 @@ func Open(ctx context.Context, cfg Config) (*Keystore, error) {
 		p.Destroy()
 		return nil, err
 	}
-	k := &Keystore{cfg: cfg, log: cfg.Logger, p: p, c11: c11, streams: make(chan struct{}, maxStreams)}
+	k := &Keystore{cfg: cfg, log: cfg.Logger, p: p, c11: c11, streams: make(chan struct{}, maxStreams),
+		cache: newUnwrapCache(cfg.KeyCacheSize, cfg.KeyCacheTTL)}
 	switch err := p.Initialize(); {
 	case err == nil:
 		// Only if the library was loaded twice (say, through another path).
@@ -94,6 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Keystore, error) {
 		k.teardown()
 		return nil, err
 	}
+	k.startSweeper()
 	k.log.Info("hsm: token opened", "config", cfg, "slot", k.slot, "finalize_on_close", k.ownsInit)
 	return k, nil
 }
@@ -284,6 +292,7 @@ func (k *Keystore) Close() error {
 
 // teardown releases whatever Open acquired; it tolerates a partial Open.
 func (k *Keystore) teardown() error {
+	k.stopSweeper()
 	if k.pool != nil {
 		k.pool.shutdown()
 	}

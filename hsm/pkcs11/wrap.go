@@ -3,6 +3,7 @@ package pkcs11hsm
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/miekg/pkcs11"
 	"github.com/strongroom/strongroom/hsm"
@@ -187,9 +188,23 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 	// it with CKR_ATTRIBUTE_READ_ONLY. SENSITIVE=false and EXTRACTABLE=true
 	// are what make CKA_VALUE readable.
 	tmpl := dataKeyAttrs(keyType, false)
+	var id cacheID
+	if k.cache != nil {
+		// The cached object carries its name, checked at every hit.
+		id = idOf(w)
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_ID, id[:]))
+	}
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(w.Mechanism, nil)}
 	var value []byte
 	err = k.do(ctx, "unwrap key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
+		if k.cache != nil {
+			if h, ok := k.cache.lookup(id, time.Now()); ok {
+				if value, ok = k.readCached(sh, id, h); ok {
+					return nil
+				}
+				k.cache.drop(id, h)
+			}
+		}
 		obj, err := k.p.UnwrapKey(sh, mech, keys.kek, w.Blob, tmpl)
 		if err != nil {
 			if notBlobFault(err) {
@@ -197,12 +212,19 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 			}
 			return fmt.Errorf("%w: unwrap key under %q: %w", hsm.ErrIntegrity, w.KEK, err)
 		}
-		defer k.destroy(sh, obj)
 		attrs, err := k.p.GetAttributeValue(sh, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
 		if err != nil {
+			k.destroy(sh, obj)
 			return fmt.Errorf("hsm: read unwrapped key value: %w", err)
 		}
 		value = attrs[0].Value
+		if k.cache == nil {
+			k.destroy(sh, obj)
+			return nil
+		}
+		for _, e := range k.cache.add(id, obj, time.Now()) {
+			k.destroyCached(sh, e)
+		}
 		return nil
 	})
 	if err != nil {

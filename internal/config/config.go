@@ -127,6 +127,12 @@ type HSM struct {
 	MACLabel      string `json:"mac_label,omitempty"`
 	WrapMechanism uint   `json:"wrap_mechanism,omitempty"`
 	Sessions      int    `json:"sessions,omitempty"`
+	// KeyCacheSize and KeyCacheTTL bound the keys a Get leaves unwrapped
+	// inside the token for the next Get of the same key (defaults 1024 and
+	// 30s; a negative value turns the cache off). See hsm/pkcs11's
+	// unwrapcache.go.
+	KeyCacheSize int      `json:"key_cache_size,omitempty"`
+	KeyCacheTTL  Duration `json:"key_cache_ttl,omitzero"`
 	// SoftHSM2Conf, when set, is exported as SOFTHSM2_CONF before the module
 	// is loaded (development and tests).
 	SoftHSM2Conf string `json:"softhsm2_conf,omitempty"`

@@ -103,6 +103,21 @@ func (m *Metrics) HSMPool(stats func() (size, inUse int)) {
 		}, func() float64 { _, u := stats(); return float64(u) }))
 }
 
+// HSMKeyCache exports the Get key cache's size, hits and misses, read at
+// each scrape.
+func (m *Metrics) HSMKeyCache(stats func() (size int, hits, misses uint64)) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "strongroom_hsm_key_cache_entries", Help: "Keys held unwrapped inside the HSM for the next Get.",
+		}, func() float64 { n, _, _ := stats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "strongroom_hsm_key_cache_hits_total", Help: "Gets served from a key already unwrapped inside the HSM.",
+		}, func() float64 { _, h, _ := stats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "strongroom_hsm_key_cache_misses_total", Help: "Gets that had to unwrap the key in the HSM.",
+		}, func() float64 { _, _, m := stats(); return float64(m) }))
+}
+
 // PostgresPool exports the pgx pool's statistics, read at each scrape.
 func (m *Metrics) PostgresPool(stat func() *pgxpool.Stat) {
 	m.reg.MustRegister(&pgCollector{stat: stat})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/strongroom/strongroom/hsm"
 	"github.com/strongroom/strongroom/kmip"
 	"github.com/strongroom/strongroom/kmip/ttlv"
 )
@@ -30,6 +31,11 @@ func (s *Service) destroy(ctx context.Context, r *request, p ttlv.Item) (ttlv.It
 		dateAttr(ttlv.TagLastChangeDate, now),
 	}); err != nil {
 		return ttlv.Item{}, err
+	}
+	// The token's cached copy of the key (a Get's, see hsm.Forgetter) goes
+	// now rather than at the cache's idle limit.
+	if f, ok := s.keys.(hsm.Forgetter); ok && o.row.Blob != nil {
+		f.Forget(ctx, wrappedOf(o))
 	}
 	// Only the origin node may touch its object rows (mirroring rule); a
 	// destroy accepted elsewhere is scrubbed by the origin when it sees the

@@ -16,9 +16,29 @@ import (
 type fakeKeys struct {
 	mu   sync.Mutex
 	keys map[string][]byte
+	// forgotten records the blobs Forget was called for.
+	forgotten map[string]bool
 }
 
-var _ hsm.Keystore = (*fakeKeys)(nil)
+var (
+	_ hsm.Keystore  = (*fakeKeys)(nil)
+	_ hsm.Forgetter = (*fakeKeys)(nil)
+)
+
+func (f *fakeKeys) Forget(ctx context.Context, w hsm.Wrapped) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.forgotten == nil {
+		f.forgotten = map[string]bool{}
+	}
+	f.forgotten[string(w.Blob)] = true
+}
+
+func (f *fakeKeys) wasForgotten(w hsm.Wrapped) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.forgotten[string(w.Blob)]
+}
 
 func newFakeKeys() *fakeKeys { return &fakeKeys{keys: map[string][]byte{}} }
 

@@ -56,9 +56,7 @@ func (s *Service) get(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, 
 	if o.objectType() == ttlv.ObjectTypeSymmetricKey && ttlv.CryptographicAlgorithm(o.row.Algorithm) == ttlv.CryptographicAlgorithmAES {
 		kind = hsm.KindAES
 	}
-	material, err := s.keys.Unwrap(ctx, kind, hsm.Wrapped{
-		KEK: o.row.KEK, Mechanism: o.row.Mechanism, Blob: o.row.Blob, Length: o.row.BlobLength,
-	})
+	material, err := s.keys.Unwrap(ctx, kind, wrappedOf(o))
 	if errors.Is(err, hsm.ErrIntegrity) {
 		s.log.Error("ops: stored key failed its integrity check", "uid", uid)
 		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonCryptographicFailure, "stored key %s failed its integrity check", uid)

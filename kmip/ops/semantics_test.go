@@ -1,8 +1,10 @@
 package ops
 
 import (
+	"context"
 	"testing"
 
+	"github.com/strongroom/strongroom/hsm"
 	"github.com/strongroom/strongroom/kmip"
 	"github.com/strongroom/strongroom/kmip/server"
 	"github.com/strongroom/strongroom/kmip/ttlv"
@@ -158,5 +160,27 @@ func TestRegisterOpaqueObject(t *testing.T) {
 		if name, _ := n.TextValue(); internal(name) || name == "Key Format Type" {
 			t.Fatalf("attribute %q shown to a 1.4 client", name)
 		}
+	}
+}
+
+// TestDestroyForgetsCachedKey: Destroy tells a keystore that caches
+// unwrapped keys (hsm.Forgetter) to drop the key's copy at once.
+func TestDestroyForgetsCachedKey(t *testing.T) {
+	keys := newFakeKeys()
+	store := memstore.New("a")
+	s := New(Config{Keys: keys, Store: store, Identify: officer})
+	uid := newKey(t, s)
+	mustOK(t, serve(t, s, v14, kmip.RequestItem{Operation: ttlv.OperationGet, Payload: uidPayload(uid)}))
+	row, _, err := store.Object(context.Background(), uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := hsm.Wrapped{Blob: row.Blob}
+	if keys.wasForgotten(w) {
+		t.Fatal("forgotten before Destroy")
+	}
+	mustOK(t, serve(t, s, v14, kmip.RequestItem{Operation: ttlv.OperationDestroy, Payload: uidPayload(uid)}))
+	if !keys.wasForgotten(w) {
+		t.Fatal("Destroy did not make the keystore forget the key")
 	}
 }

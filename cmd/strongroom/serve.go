@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/strongroom/strongroom/audit"
 	"github.com/strongroom/strongroom/kmip/ops"
 	"github.com/strongroom/strongroom/kmip/server"
 )
@@ -104,7 +105,9 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	tlsCfg.VerifyConnection = revoked.VerifyConnection
-	trail, closeTrail, err := openTrail(ctx, cfg, ks, store, log)
+	// The audit writer seals on a session of its own: every request waits
+	// for its record, so the seal must not queue behind the requests.
+	trail, closeTrail, err := openTrail(ctx, cfg, audit.MACFunc(ks.SealMAC), store, log)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,10 @@ type Keystore struct {
 	// anchor keeps the login alive: closing the last session logs out.
 	anchor pkcs11.SessionHandle
 	pool   *sessionPool
+	// sealPool is one session of its own for SealMAC, so that the audit
+	// writer, which every request waits for, never queues for a session
+	// behind the requests themselves.
+	sealPool *sessionPool
 
 	// ensureMu serializes EnsureKeys: token objects are created one at a
 	// time (SoftHSM2 2.6.1 fails concurrent token-object creation).
@@ -120,8 +124,12 @@ func (k *Keystore) open(ctx context.Context) error {
 		return err
 	}
 	k.pool = newSessionPool(k.cfg.Sessions, k.openSession, k.closeSession)
+	k.sealPool = newSessionPool(1, k.openSession, k.closeSession)
 	k.SetCallObserver(k.cfg.ObserveCall)
 	if err := k.pool.fill(); err != nil {
+		return err
+	}
+	if err := k.sealPool.fill(); err != nil {
 		return err
 	}
 	return k.findKeys(ctx)
@@ -209,15 +217,20 @@ func (k *Keystore) closeSession(sh pkcs11.SessionHandle) {
 // again. Either way f is retried once: every operation here is safe to
 // repeat because session objects die with their session.
 func (k *Keystore) do(ctx context.Context, op string, f func(sh pkcs11.SessionHandle, keys *keyHandles) error) error {
+	return k.doOn(ctx, k.pool, op, f)
+}
+
+// doOn is do on the given pool's sessions.
+func (k *Keystore) doOn(ctx context.Context, pool *sessionPool, op string, f func(sh pkcs11.SessionHandle, keys *keyHandles) error) error {
 	refresh := false
 	for attempt := 1; ; attempt++ {
-		s, err := k.pool.acquire(ctx, op)
+		s, err := pool.acquire(ctx, op)
 		if err != nil {
 			return err
 		}
 		if refresh {
 			if rerr := k.refreshKeys(s.h); rerr != nil {
-				k.pool.release(s)
+				pool.release(s)
 				return rerr
 			}
 		}
@@ -229,11 +242,11 @@ func (k *Keystore) do(ctx context.Context, op string, f func(sh pkcs11.SessionHa
 		}
 		if verdict == sessionBroken {
 			k.log.Warn("hsm: replacing broken session", "op", op, "attempt", attempt, "error", err)
-			if rerr := k.pool.replace(s); rerr != nil {
+			if rerr := pool.replace(s); rerr != nil {
 				return errors.Join(err, rerr)
 			}
 		} else {
-			k.pool.release(s)
+			pool.release(s)
 		}
 		if verdict == sessionOK || attempt == 2 {
 			return err
@@ -293,6 +306,9 @@ func (k *Keystore) Close() error {
 // teardown releases whatever Open acquired; it tolerates a partial Open.
 func (k *Keystore) teardown() error {
 	k.stopSweeper()
+	if k.sealPool != nil {
+		k.sealPool.shutdown()
+	}
 	if k.pool != nil {
 		k.pool.shutdown()
 	}

@@ -11,11 +11,23 @@ import (
 
 // MAC computes HMAC-SHA-256 over data with the token's MAC key.
 func (k *Keystore) MAC(ctx context.Context, data []byte) ([]byte, error) {
+	return k.macOn(ctx, k.pool, "compute MAC", data)
+}
+
+// SealMAC is MAC on a session reserved for it. The audit trail seals its
+// records with it: every request waits for its record's seal, so under
+// load a seal that queued for a pooled session behind the requests would
+// hold all of them up (one wait per record of a group commit).
+func (k *Keystore) SealMAC(ctx context.Context, data []byte) ([]byte, error) {
+	return k.macOn(ctx, k.sealPool, "seal audit record", data)
+}
+
+func (k *Keystore) macOn(ctx context.Context, pool *sessionPool, op string, data []byte) ([]byte, error) {
 	if err := k.requireKeys(false, true); err != nil {
 		return nil, err
 	}
 	var mac []byte
-	err := k.do(ctx, "compute MAC", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
+	err := k.doOn(ctx, pool, op, func(sh pkcs11.SessionHandle, keys *keyHandles) error {
 		err := k.p.SignInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}, keys.mac)
 		if err != nil {
 			return fmt.Errorf("hsm: start HMAC with %q: %w", k.cfg.MACLabel, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/strongroom/strongroom/hsm"
 )
@@ -81,5 +82,34 @@ func TestRandom(t *testing.T) {
 	}
 	if _, err := ks.Random(ctx, -1); err == nil {
 		t.Error("Random(-1) succeeded")
+	}
+}
+
+// TestSealMACOwnSession: SealMAC gives the same MAC as MAC, and still
+// answers when every pooled session is held (the audit writer must not
+// queue behind the requests that wait for it).
+func TestSealMACOwnSession(t *testing.T) {
+	ks, _ := newKeystore(t, 2)
+	ctx := context.Background()
+	data := []byte("audit record")
+	want, err := ks.MAC(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		release, err := ks.HoldSessionForTest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+	}
+	ctx2, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	got, err := ks.SealMAC(ctx2, data)
+	if err != nil {
+		t.Fatalf("SealMAC with the pool exhausted: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("SealMAC and MAC differ")
 	}
 }

@@ -13,9 +13,11 @@ func (k *Keystore) PoolStats() (size, inUse int) {
 // pooled call's name and how long it held its session; see
 // Config.ObserveCall. It may be called while calls run.
 func (k *Keystore) SetCallObserver(f func(op string, d time.Duration)) {
-	if f == nil {
-		k.pool.observe.Store(nil)
-		return
+	for _, p := range []*sessionPool{k.pool, k.sealPool} {
+		if f == nil {
+			p.observe.Store(nil)
+		} else {
+			p.observe.Store(&f)
+		}
 	}
-	k.pool.observe.Store(&f)
 }

@@ -30,6 +30,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "server-name", Usage: "name to verify in the server certificate (default: the configuration's, else the host of --addr)"},
 			&cli.StringFlag{Name: "op", Value: "get", Usage: "operation: get|create|encrypt|locate|get-attributes|mongod"},
 			&cli.IntFlag{Name: "conns", Value: 4, Usage: "concurrent connections"},
+			&cli.IntFlag{Name: "keys", Usage: "keys to go round (default one per connection; more than the server caches measures its uncached path)"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to measure"},
 			&cli.Int64Flag{Name: "count", Usage: "stop after this many operations instead (0: use --duration)"},
 			&cli.DurationFlag{Name: "warmup", Value: 2 * time.Second, Usage: "unmeasured load before measuring"},
@@ -51,7 +52,7 @@ func runBench(c *cli.Context) error {
 		return err
 	}
 	opt := kmipbench.Options{
-		Addr: addr, TLS: tlsCfg, Version: v, Op: c.String("op"), Conns: c.Int("conns"),
+		Addr: addr, TLS: tlsCfg, Version: v, Op: c.String("op"), Conns: c.Int("conns"), Keys: c.Int("keys"),
 		Duration: c.Duration("duration"), Count: c.Int64("count"), Warmup: c.Duration("warmup"),
 		NewConnPerOp: c.Bool("new-conn-per-op"), Progress: os.Stderr, Idle: c.Int("idle"),
 	}

@@ -113,6 +113,11 @@ for n in $conns_list; do
 		run pykmip "127.0.0.1:$py_port" $op "$n"
 	done
 done
+# Gets going round more keys than the key cache holds (1 024 by default):
+# the uncached path, an unwrap in the token per Get.
+for n in $conns_list; do
+	run strongroom "$STRONGROOM_ADDR" get "$n" --keys 4096
+done
 for op in encrypt get-attributes mongod locate; do
 	run strongroom "$STRONGROOM_ADDR" $op "$first_conns"
 	run pykmip "127.0.0.1:$py_port" $op "$first_conns"

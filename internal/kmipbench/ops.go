@@ -18,16 +18,32 @@ var Ops = []string{"get", "create", "encrypt", "locate", "get-attributes", "mong
 // step is one measured operation on worker i's connection.
 type step func(ctx context.Context, cl *client.Client, i int) error
 
-// fixture is what the set-up made for the workers: one key per worker,
-// named so that Locate finds exactly it.
+// fixture is what the set-up made for the workers: keys named so that
+// Locate finds exactly one, at least one per worker. Worker i uses keys i,
+// i+workers, i+2·workers, ... in turn (next[i] is where it is), so that
+// with more keys than the server caches, Gets miss its caches.
 type fixture struct {
-	uids  []string
-	names []string
+	uids    []string
+	names   []string
+	workers int
+	next    []int
 }
 
-// prepare creates what op needs (one AES-256 key per worker, activated for
-// the operations that need an Active key) and returns the measured step.
-func prepare(ctx context.Context, cl *client.Client, op string, workers int) (step, error) {
+// key returns the index of the key worker i uses next. Only worker i
+// touches next[i].
+func (fx *fixture) key(i int) int {
+	k := i + fx.next[i]*fx.workers
+	if k >= len(fx.uids) {
+		k, fx.next[i] = i, 0
+	}
+	fx.next[i]++
+	return k
+}
+
+// prepare creates what op needs (AES-256 keys, max(keys, workers) of them,
+// activated for the operations that need an Active key) and returns the
+// measured step.
+func prepare(ctx context.Context, cl *client.Client, op string, workers, keys int) (step, error) {
 	needKeys, activate := true, false
 	switch op {
 	case "create":
@@ -38,13 +54,13 @@ func prepare(ctx context.Context, cl *client.Client, op string, workers int) (st
 	default:
 		return nil, fmt.Errorf("kmipbench: unknown operation %q (one of %v)", op, Ops)
 	}
-	var fx fixture
+	fx := fixture{workers: workers, next: make([]int, workers)}
 	if needKeys {
 		tag := make([]byte, 6)
 		if _, err := rand.Read(tag); err != nil {
 			return nil, err
 		}
-		for i := range workers {
+		for i := range max(keys, workers) {
 			name := fmt.Sprintf("strongroom-bench-%x-%d", tag, i)
 			uid, err := cl.CreateAES(ctx, 256, client.NameAttr(name))
 			if err != nil {
@@ -73,7 +89,7 @@ func prepare(ctx context.Context, cl *client.Client, op string, workers int) (st
 		return fx.locate, nil
 	case "get-attributes":
 		return func(ctx context.Context, cl *client.Client, i int) error {
-			_, err := fx.state(ctx, cl, i)
+			_, err := fx.state(ctx, cl, fx.key(i))
 			return err
 		}, nil
 	default: // mongod
@@ -84,9 +100,14 @@ func prepare(ctx context.Context, cl *client.Client, op string, workers int) (st
 // get fetches the worker's key and checks it is 32 bytes, without keeping
 // or printing it.
 func (fx *fixture) get(ctx context.Context, cl *client.Client, i int) error {
-	k, err := cl.GetKey(ctx, fx.uids[i])
-	n := len(k)
-	clear(k)
+	return fx.getKey(ctx, cl, fx.key(i))
+}
+
+// getKey fetches key k (an index into fx.uids).
+func (fx *fixture) getKey(ctx context.Context, cl *client.Client, k int) error {
+	key, err := cl.GetKey(ctx, fx.uids[k])
+	n := len(key)
+	clear(key)
 	if err == nil && n != 32 {
 		err = fmt.Errorf("kmipbench: get returned %d bytes, want 32", n)
 	}
@@ -95,8 +116,8 @@ func (fx *fixture) get(ctx context.Context, cl *client.Client, i int) error {
 
 // state reads the State attribute the way mongod does (KMIP 1.x name form in
 // 1.x, a reference in 2.x).
-func (fx *fixture) state(ctx context.Context, cl *client.Client, i int) (uint32, error) {
-	attrs, err := cl.GetAttributes(ctx, fx.uids[i], "State")
+func (fx *fixture) state(ctx context.Context, cl *client.Client, k int) (uint32, error) {
+	attrs, err := cl.GetAttributes(ctx, fx.uids[k], "State")
 	if err != nil {
 		return 0, err
 	}
@@ -105,30 +126,32 @@ func (fx *fixture) state(ctx context.Context, cl *client.Client, i int) (uint32,
 			return v, nil
 		}
 	}
-	return 0, fmt.Errorf("kmipbench: get attributes %s: no State in the response", fx.uids[i])
+	return 0, fmt.Errorf("kmipbench: get attributes %s: no State in the response", fx.uids[k])
 }
 
 // mongod is what mongod does at every start with a configured key:
 // Get(UID), then Get Attributes(State), which must say Active.
 func (fx *fixture) mongod(ctx context.Context, cl *client.Client, i int) error {
-	if err := fx.get(ctx, cl, i); err != nil {
+	k := fx.key(i)
+	if err := fx.getKey(ctx, cl, k); err != nil {
 		return err
 	}
-	st, err := fx.state(ctx, cl, i)
+	st, err := fx.state(ctx, cl, k)
 	if err == nil && st != uint32(ttlv.StateActive) {
-		err = fmt.Errorf("kmipbench: key %s is in state %d, not Active", fx.uids[i], st)
+		err = fmt.Errorf("kmipbench: key %s is in state %d, not Active", fx.uids[k], st)
 	}
 	return err
 }
 
 // locate finds the worker's key by its Name.
 func (fx *fixture) locate(ctx context.Context, cl *client.Client, i int) error {
-	uids, err := cl.Locate(ctx, -1, client.NameAttr(fx.names[i]))
+	k := fx.key(i)
+	uids, err := cl.Locate(ctx, -1, client.NameAttr(fx.names[k]))
 	if err != nil {
 		return err
 	}
-	if len(uids) != 1 || uids[0] != fx.uids[i] {
-		return fmt.Errorf("kmipbench: locate %s found %d objects", fx.names[i], len(uids))
+	if len(uids) != 1 || uids[0] != fx.uids[k] {
+		return fmt.Errorf("kmipbench: locate %s found %d objects", fx.names[k], len(uids))
 	}
 	return nil
 }
@@ -139,12 +162,13 @@ func (fx *fixture) locate(ctx context.Context, cl *client.Client, i int) error {
 var encryptData = make([]byte, 32)
 
 func (fx *fixture) encrypt(ctx context.Context, cl *client.Client, i int) error {
+	k := fx.key(i)
 	iv := make([]byte, 16)
 	if _, err := rand.Read(iv); err != nil {
 		return err
 	}
 	p := ttlv.Struct(ttlv.TagRequestPayload,
-		ttlv.Text(ttlv.TagUniqueIdentifier, fx.uids[i]),
+		ttlv.Text(ttlv.TagUniqueIdentifier, fx.uids[k]),
 		ttlv.Struct(ttlv.TagCryptographicParameters,
 			ttlv.Enum(ttlv.TagBlockCipherMode, uint32(ttlv.BlockCipherModeCBC)),
 			ttlv.Enum(ttlv.TagPaddingMethod, uint32(ttlv.PaddingMethodPKCS5)),

@@ -30,6 +30,10 @@ type Options struct {
 	Op string
 	// Conns is the number of concurrent connections (workers).
 	Conns int
+	// Keys is how many keys the set-up creates for the operations that use
+	// keys (at least one per connection); each connection goes round its
+	// share. More keys than the server caches measure its uncached path.
+	Keys int
 	// Duration bounds the measured phase; Count, when positive, ends it
 	// after that many operations instead (whichever comes first when both
 	// are set).
@@ -76,12 +80,15 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		opt.Timeout = 30 * time.Second
 	}
 	res := Result{Op: opt.Op, KMIPVersion: opt.Version.String(), Conns: opt.Conns, NewConnPerOp: opt.NewConnPerOp}
+	if opt.Keys > opt.Conns && opt.Op != "create" {
+		res.Keys = opt.Keys
+	}
 
 	setup, err := dial(ctx, opt)
 	if err != nil {
 		return res, err
 	}
-	st, err := prepare(ctx, setup, opt.Op, opt.Conns)
+	st, err := prepare(ctx, setup, opt.Op, opt.Conns, opt.Keys)
 	setup.Close()
 	if err != nil {
 		return res, err

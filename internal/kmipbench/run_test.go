@@ -59,16 +59,19 @@ func TestRunEveryOperation(t *testing.T) {
 		op      string
 		newConn bool
 		count   int64
+		keys    int
 	}{
 		{op: "get"}, {op: "create"}, {op: "encrypt"}, {op: "locate"}, {op: "get-attributes"}, {op: "mongod"},
 		{op: "get", newConn: true},
 		{op: "get", count: 50},
+		{op: "get", keys: 5}, {op: "locate", keys: 5}, {op: "mongod", keys: 5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.op, func(t *testing.T) {
 			opt := kmipbench.Options{
 				Addr: addr, TLS: cfg, Version: v, Op: tc.op, Conns: 2,
 				Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond, NewConnPerOp: tc.newConn,
+				Keys: tc.keys,
 			}
 			if tc.count > 0 {
 				opt.Count, opt.Duration = tc.count, 0
@@ -79,6 +82,9 @@ func TestRunEveryOperation(t *testing.T) {
 			}
 			if res.Errors != 0 || res.Ops == 0 || res.OpsPerSec <= 0 {
 				t.Fatalf("ops %d, errors %d (%s)", res.Ops, res.Errors, res.FirstError)
+			}
+			if res.Keys != tc.keys {
+				t.Fatalf("result says %d keys, want %d", res.Keys, tc.keys)
 			}
 			if tc.count > 0 && res.Ops != tc.count {
 				t.Fatalf("ops %d, want exactly %d", res.Ops, tc.count)

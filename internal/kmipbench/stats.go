@@ -8,20 +8,23 @@ import (
 // Result is one measurement. Its JSON form is the interface scripts read
 // (`strongroom bench --json`): keep the field names stable.
 type Result struct {
-	Op           string  `json:"op"`
-	KMIPVersion  string  `json:"kmip_version"`
-	Conns        int     `json:"conns"`
-	NewConnPerOp bool    `json:"new_conn_per_op"`
-	IdleConns    int     `json:"idle_conns,omitempty"`
-	Ops          int64   `json:"ops"`
-	Errors       int64   `json:"errors"`
-	Seconds      float64 `json:"seconds"`
-	OpsPerSec    float64 `json:"ops_per_sec"`
-	MeanMs       float64 `json:"mean_ms"`
-	P50Ms        float64 `json:"p50_ms"`
-	P95Ms        float64 `json:"p95_ms"`
-	P99Ms        float64 `json:"p99_ms"`
-	MaxMs        float64 `json:"max_ms"`
+	Op           string `json:"op"`
+	KMIPVersion  string `json:"kmip_version"`
+	Conns        int    `json:"conns"`
+	NewConnPerOp bool   `json:"new_conn_per_op"`
+	IdleConns    int    `json:"idle_conns,omitempty"`
+	// Keys is how many keys the run went round (0: one per connection, or
+	// none for create).
+	Keys      int     `json:"keys,omitempty"`
+	Ops       int64   `json:"ops"`
+	Errors    int64   `json:"errors"`
+	Seconds   float64 `json:"seconds"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	MeanMs    float64 `json:"mean_ms"`
+	P50Ms     float64 `json:"p50_ms"`
+	P95Ms     float64 `json:"p95_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
 	// FirstError is the first failure seen, so that a run full of errors
 	// says why without a debugger.
 	FirstError string `json:"first_error,omitempty"`

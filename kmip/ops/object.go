@@ -156,14 +156,21 @@ func (o *object) applyDates(now time.Time) {
 // set replaces every instance of the named attributes; State only moves
 // forward.
 func (o *object) set(change []kmip.Attribute) {
-	names := map[string]bool{}
-	for _, a := range change {
-		names[a.Name] = true
+	// A change names a few attributes: a linear scan beats a map here
+	// (fold calls this for every event of every object loaded).
+	changed := func(name string) bool {
+		for _, c := range change {
+			if c.Name == name {
+				return true
+			}
+		}
+		return false
 	}
 	cur := o.state()
-	kept := o.attrs[:0:0]
+	// A new slice: earlier versions of o.attrs may still be referenced.
+	kept := make([]kmip.Attribute, 0, len(o.attrs)+len(change))
 	for _, a := range o.attrs {
-		if !names[a.Name] {
+		if !changed(a.Name) {
 			kept = append(kept, a)
 		}
 	}

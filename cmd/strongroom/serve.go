@@ -54,6 +54,9 @@ func runServe(c *cli.Context) error {
 	if c.Bool("fips") {
 		cfg.FIPS = true
 	}
+	if err := hardenProcess(); err != nil {
+		return err
+	}
 	log := logger(c)
 	fips, err := checkFIPS(cfg.FIPS, log)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/strongroom/strongroom/hsm"
 	pkcs11hsm "github.com/strongroom/strongroom/hsm/pkcs11"
-	"github.com/strongroom/strongroom/internal/softhsmtest"
 )
 
 // The benchmarks measure what the KMIP Create (generate + wrap + destroy)
@@ -45,7 +44,7 @@ func BenchmarkUnwrap(b *testing.B) {
 		cacheSize int
 	}{{"cold", -1}, {"warm", 0}} {
 		b.Run(mode.name, func(b *testing.B) {
-			ks := newBenchKeystore(b, func(cfg *pkcs11hsm.Config) { cfg.KeyCacheSize = mode.cacheSize })
+			ks, _ := newKeystoreWith(b, 4, func(cfg *pkcs11hsm.Config) { cfg.KeyCacheSize = mode.cacheSize })
 			ctx := context.Background()
 			w, err := ks.GenerateWrapped(ctx, hsm.KindAES, 256)
 			if err != nil {
@@ -91,26 +90,4 @@ func runSerialAndParallel(b *testing.B, f func() error) {
 			}
 		})
 	})
-}
-
-// newBenchKeystore is newKeystore (4 sessions) with its Config adjusted.
-func newBenchKeystore(b *testing.B, adjust func(*pkcs11hsm.Config)) *pkcs11hsm.Keystore {
-	b.Helper()
-	tok := softhsmtest.NewToken(b)
-	cfg := tok.Config(4)
-	cfg.AllowMissingKeys = true
-	adjust(&cfg)
-	ks, err := pkcs11hsm.Open(context.Background(), cfg)
-	if err != nil {
-		b.Fatalf("Open: %v", err)
-	}
-	b.Cleanup(func() {
-		if err := ks.Close(); err != nil {
-			b.Errorf("Close: %v", err)
-		}
-	})
-	if _, err := ks.EnsureKeys(context.Background()); err != nil {
-		b.Fatalf("EnsureKeys: %v", err)
-	}
-	return ks
 }

@@ -13,9 +13,19 @@ import (
 // with the given pool size; the keystore is closed at cleanup.
 func newKeystore(t testing.TB, sessions int) (*pkcs11hsm.Keystore, softhsmtest.Token) {
 	t.Helper()
+	return newKeystoreWith(t, sessions, nil)
+}
+
+// newKeystoreWith is newKeystore with the Config adjusted first (adjust may
+// be nil).
+func newKeystoreWith(t testing.TB, sessions int, adjust func(*pkcs11hsm.Config)) (*pkcs11hsm.Keystore, softhsmtest.Token) {
+	t.Helper()
 	tok := softhsmtest.NewToken(t)
 	cfg := tok.Config(sessions)
 	cfg.AllowMissingKeys = true
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	ks, err := pkcs11hsm.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

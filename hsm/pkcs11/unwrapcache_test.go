@@ -9,29 +9,13 @@ import (
 	"github.com/miekg/pkcs11"
 	"github.com/strongroom/strongroom/hsm"
 	pkcs11hsm "github.com/strongroom/strongroom/hsm/pkcs11"
-	"github.com/strongroom/strongroom/internal/softhsmtest"
 )
 
 // openCacheKeystore opens a keystore on a fresh token with the key cache
 // configured as given.
 func openCacheKeystore(t *testing.T, size int, ttl time.Duration) *pkcs11hsm.Keystore {
 	t.Helper()
-	tok := softhsmtest.NewToken(t)
-	cfg := tok.Config(4)
-	cfg.AllowMissingKeys = true
-	cfg.KeyCacheSize, cfg.KeyCacheTTL = size, ttl
-	ks, err := pkcs11hsm.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := ks.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	if _, err := ks.EnsureKeys(context.Background()); err != nil {
-		t.Fatalf("EnsureKeys: %v", err)
-	}
+	ks, _ := newKeystoreWith(t, 4, func(cfg *pkcs11hsm.Config) { cfg.KeyCacheSize, cfg.KeyCacheTTL = size, ttl })
 	return ks
 }
 

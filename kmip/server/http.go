@@ -242,11 +242,12 @@ func (s *HTTPServer) Shutdown(ctx context.Context) error {
 }
 
 // Close stops the server at once: the listener and connections are closed
-// and request contexts cancelled.
+// and request contexts cancelled. Connections close first, so a handler
+// that returns once its context ends cannot get an answer out.
 func (s *HTTPServer) Close() error {
 	s.beginClose()
-	s.cancelForce()
 	err := s.hs.Close()
+	s.cancelForce()
 	s.finish()
 	return err
 }

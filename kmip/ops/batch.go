@@ -16,8 +16,8 @@ import (
 type request struct {
 	version kmip.ProtocolVersion
 	// op is the operation of the batch item being served.
-	op      ttlv.Operation
-	caller  Caller
+	op     ttlv.Operation
+	caller Caller
 	// placeholder is the ID Placeholder carried between the batch items of
 	// one message (KMIP 1.4 §3.8 / 2.1 §6.1).
 	placeholder *string

@@ -164,6 +164,11 @@ func TestTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Register from the template: %v", err)
 	}
+	ru, _ := resp.Find(ttlv.TagUniqueIdentifier)
+	reg, _ := ru.TextValue()
+	if attrs, err := c.GetAttributes(ctx, reg); err != nil || intOf(attrs, ttlv.TagCryptographicUsageMask) != int32(ttlv.CryptographicUsageMaskEncrypt) {
+		t.Fatalf("registered key %s did not get the template's usage mask: %v %v", reg, attrs, err)
+	}
 
 	// Create Key Pair: an RSA template in the Common set, the usage of
 	// each half given explicitly (private/public beat common).

@@ -81,12 +81,6 @@ func intAttr(o *object, tag ttlv.Tag) int32 {
 	return n
 }
 
-func enumAttr(o *object, tag ttlv.Tag) uint32 {
-	v, _ := o.value(tag)
-	n, _ := v.EnumValue()
-	return n
-}
-
 func groups(o *object) map[string]bool {
 	out := map[string]bool{}
 	for _, a := range o.all(ttlv.TagObjectGroup.String()) {

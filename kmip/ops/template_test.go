@@ -466,7 +466,9 @@ func TestTemplateOwnership(t *testing.T) {
 	}
 	keys := newFakeKeys()
 	s := New(Config{Keys: keys, Store: store, Identify: officerIn("g1")})
-	uid := registerAES128(t, s, "aes") // owned by group g1 (its Object Group is content, not its own)
+	// Owned by group g1: the officer's group, and also the Object Group the
+	// officer gave the new object (ownership.go), here in the content.
+	uid := registerAES128(t, s, "aes")
 	tests := []struct {
 		name     string
 		identify func(*x509.Certificate) Caller

@@ -108,42 +108,78 @@ func ParseAttributes2(it ttlv.Item) ([]Attribute, error) {
 	return out, nil
 }
 
+// TemplateAttribute is a KMIP 1.x Template-Attribute (or its Common,
+// Private Key and Public Key variants, KMIP 1.4 §2.1.8): the names of the
+// Template objects it refers to, in request order, and the attributes it
+// gives explicitly. Templates were deprecated in KMIP 1.3 and removed in 2.0;
+// resolving the names is the operations layer's job.
+type TemplateAttribute struct {
+	Templates  []string
+	Attributes []Attribute
+}
+
 // ParseTemplateAttribute decodes a KMIP 1.x Template-Attribute (or its
-// Common/Private/Public variants). Template names are refused: templates
-// were deprecated in KMIP 1.3 and Strongroom keeps none.
-func ParseTemplateAttribute(it ttlv.Item) ([]Attribute, error) {
+// Common/Private/Public variants).
+func ParseTemplateAttribute(it ttlv.Item) (TemplateAttribute, error) {
+	var out TemplateAttribute
 	if it.Type != ttlv.TypeStructure {
-		return nil, Errorf(ttlv.ResultReasonInvalidMessage, "%s must be a structure", it.Tag)
+		return out, Errorf(ttlv.ResultReasonInvalidMessage, "%s must be a structure", it.Tag)
 	}
-	var out []Attribute
 	for _, c := range it.Children() {
 		switch c.Tag {
 		case ttlv.TagAttribute:
 			a, err := ParseAttribute1(c)
 			if err != nil {
-				return nil, err
+				return TemplateAttribute{}, err
 			}
-			out = append(out, a)
+			out.Attributes = append(out.Attributes, a)
 		case ttlv.TagName:
-			return nil, Errorf(ttlv.ResultReasonItemNotFound, "templates are not supported")
+			nv, ok := c.Find(ttlv.TagNameValue)
+			name, isText := nv.TextValue()
+			if c.Type != ttlv.TypeStructure || !ok || !isText || name == "" {
+				return TemplateAttribute{}, Errorf(ttlv.ResultReasonInvalidField, "a template Name in %s needs a non-empty Name Value", it.Tag)
+			}
+			out.Templates = append(out.Templates, name)
 		default:
-			return nil, Errorf(ttlv.ResultReasonInvalidMessage, "unexpected %s in %s", c.Tag, it.Tag)
+			return TemplateAttribute{}, Errorf(ttlv.ResultReasonInvalidMessage, "unexpected %s in %s", c.Tag, it.Tag)
 		}
 	}
 	return out, nil
 }
 
-// RequestAttributes reads the attributes a Create or Register payload
-// carries, in whichever form the version uses (a 2.x client may still send
-// a Template-Attribute; a 1.x client never sends Attributes).
-func RequestAttributes(payload ttlv.Item) ([]Attribute, error) {
+// ParseTemplate decodes the attributes of a KMIP 1.x Template managed
+// object (KMIP 1.4 §2.2.6): a structure of Attribute structures.
+func ParseTemplate(it ttlv.Item) ([]Attribute, error) {
+	if it.Tag != ttlv.TagTemplate || it.Type != ttlv.TypeStructure {
+		return nil, Errorf(ttlv.ResultReasonInvalidMessage, "expected a Template structure")
+	}
+	var out []Attribute
+	for _, c := range it.Children() {
+		if c.Tag != ttlv.TagAttribute {
+			return nil, Errorf(ttlv.ResultReasonInvalidMessage, "unexpected %s in Template", c.Tag)
+		}
+		a, err := ParseAttribute1(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// RequestAttributes reads the attributes a Create, Register or Re-key
+// payload carries, in whichever form the version uses (a 2.x client may
+// still send a Template-Attribute; a 1.x client never sends Attributes).
+// The 2.x form names no templates.
+func RequestAttributes(payload ttlv.Item) (TemplateAttribute, error) {
 	if a, ok := payload.Find(ttlv.TagAttributes); ok {
-		return ParseAttributes2(a)
+		attrs, err := ParseAttributes2(a)
+		return TemplateAttribute{Attributes: attrs}, err
 	}
 	if t, ok := payload.Find(ttlv.TagTemplateAttribute); ok {
 		return ParseTemplateAttribute(t)
 	}
-	return nil, nil
+	return TemplateAttribute{}, nil
 }
 
 // EncodeAttributes encodes attributes for a response in the version's form:

@@ -101,7 +101,9 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := ops.New(ops.Config{Keys: ks, Store: store, Logger: log, Audit: trail})
+	// ServerInfo as serve sets one: Query's Server Information is expected
+	// by TL-M-1 and SASED-M-1 (conformance_test.go).
+	svc := ops.New(ops.Config{Keys: ks, Store: store, Logger: log, Audit: trail, ServerInfo: "Strongroom test node"})
 	srv, err := server.New(server.Config{TLS: tlsCfg, Logger: log, Handler: svc, IdleTimeout: 15 * time.Minute,
 		OnHandshakeError: svc.HandshakeRefused})
 	if err != nil {

@@ -229,7 +229,7 @@ func (s *Service) registerAsymmetric(ctx context.Context, r *request, p ttlv.Ite
 	if err != nil {
 		return ttlv.Item{}, err
 	}
-	attrs, err := kmip.RequestAttributes(p)
+	attrs, err := s.requestAttrs(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}

@@ -151,7 +151,7 @@ func (s *Service) deleteAttribute(ctx context.Context, r *request, p ttlv.Item) 
 		probe.Value.Tag = tag
 	}
 	if len(existing) > 0 || !isCustomName(name) {
-		if !ruleFor(probe).delete {
+		if !o.rule(probe).delete {
 			return ttlv.Item{}, readOnly(r.version, name)
 		}
 	}
@@ -168,6 +168,10 @@ func (s *Service) deleteAttribute(ctx context.Context, r *request, p ttlv.Item) 
 			return ttlv.Item{}, err
 		}
 		gone = existing[pos : pos+1]
+	}
+	if lastTemplateName(o, gone) {
+		return ttlv.Item{}, attrError(r.version, ttlv.ResultReasonAttributeReadOnly, ttlv.ResultReasonPermissionDenied,
+			"template %s needs a Name; add another before deleting this one", uid)
 	}
 	if err := s.appendChanges(ctx, o, change{eventDelete, gone}); err != nil {
 		return ttlv.Item{}, err
@@ -216,7 +220,7 @@ func (s *Service) checkChange(ctx context.Context, v kmip.ProtocolVersion, o *ob
 	if o.archived() {
 		return kmip.Errorf(ttlv.ResultReasonObjectArchived, "object %s is archived", o.row.UID)
 	}
-	rule := ruleFor(a)
+	rule := o.rule(a)
 	if !rule.modify || internal(a.Name) {
 		return readOnly(v, a.Name)
 	}

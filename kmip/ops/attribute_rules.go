@@ -47,6 +47,14 @@ func ruleFor(a kmip.Attribute) clientRule {
 	return clientRule{}
 }
 
+// rule returns the client rule of an attribute of this object.
+func (o *object) rule(a kmip.Attribute) clientRule {
+	if o.isTemplate() {
+		return templateRule(a)
+	}
+	return ruleFor(a)
+}
+
 // allowedIn reports whether the rule lets the client modify the attribute
 // in state st.
 func (c clientRule) allowedIn(st ttlv.State) bool {

@@ -15,7 +15,9 @@ import (
 // request is the state one batch item's handler sees.
 type request struct {
 	version kmip.ProtocolVersion
-	caller  Caller
+	// op is the operation of the batch item being served.
+	op     ttlv.Operation
+	caller Caller
 	// placeholder is the ID Placeholder carried between the batch items of
 	// one message (KMIP 1.4 §3.8 / 2.1 §6.1).
 	placeholder *string
@@ -49,6 +51,7 @@ func (s *Service) ServeKMIP(ctx context.Context, peer server.Peer, msg ttlv.Item
 		itemCtx, stage = withStaging(ctx, s.store) // see undo.go
 	}
 	for _, it := range req.Items {
+		r.op = it.Operation
 		actx, pending := s.auditBegin(itemCtx, r, it)
 		item := s.serveItem(actx, r, it)
 		s.auditFinish(ctx, pending, item)

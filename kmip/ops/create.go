@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -25,7 +26,7 @@ func (s *Service) create(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 	if err := checkProtectionStorage(p); err != nil {
 		return ttlv.Item{}, err
 	}
-	attrs, err := kmip.RequestAttributes(p)
+	attrs, err := s.requestAttrs(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
@@ -63,25 +64,34 @@ func (s *Service) insert(ctx context.Context, objType ttlv.ObjectType, t *templa
 	if err != nil {
 		return "", err
 	}
-	attrs = withOwner(ctx, append(attrs, more...))
+	if err := s.storeObject(ctx, uid, objType, t.algorithm, t.length, w, append(attrs, more...), now); err != nil {
+		return "", err
+	}
+	return uid, nil
+}
+
+// storeObject writes a new object row: the caller as owner, the row bound
+// by the HSM's MAC, committed before it returns.
+func (s *Service) storeObject(ctx context.Context, uid string, objType ttlv.ObjectType, alg ttlv.CryptographicAlgorithm, length int32, w hsm.Wrapped, attrs []kmip.Attribute, now time.Time) error {
+	attrs = withOwner(ctx, attrs)
 	enc, err := encodeAttrs(attrs)
 	if err != nil {
-		return "", fmt.Errorf("ops: encode attributes: %w", err)
+		return fmt.Errorf("ops: encode attributes: %w", err)
 	}
 	auditObject(ctx, &object{row: storage.Object{UID: uid}, attrs: attrs})
 	row := storage.Object{
 		UID: uid, OriginNode: s.store.Node(), ObjectType: uint32(objType),
-		Algorithm: uint32(t.algorithm), Length: t.length,
+		Algorithm: uint32(alg), Length: length,
 		KEK: w.KEK, Mechanism: w.Mechanism, Blob: w.Blob, BlobLength: w.Length,
 		Attributes: enc, CreatedAt: now, Names: nameHints(attrs),
 	}
 	if err := s.bindObject(ctx, &row); err != nil {
-		return "", err
+		return err
 	}
 	if err := s.db(ctx).CreateObject(ctx, row); err != nil {
-		return "", fmt.Errorf("ops: store new object: %w", err)
+		return fmt.Errorf("ops: store new object: %w", err)
 	}
-	return uid, nil
+	return nil
 }
 
 // generated tells a key born in the HSM (Create passes no extra attributes)

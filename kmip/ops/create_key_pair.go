@@ -22,23 +22,26 @@ func (s *Service) createKeyPair(ctx context.Context, r *request, p ttlv.Item) (t
 	if err := checkProtectionStorage(p); err != nil {
 		return ttlv.Item{}, err
 	}
-	common, err := pairAttrs(p, ttlv.TagCommonAttributes, ttlv.TagCommonTemplateAttribute)
+	common, err := s.pairAttrs(ctx, r, p, ttlv.TagCommonAttributes, ttlv.TagCommonTemplateAttribute)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
-	privA, err := pairAttrs(p, ttlv.TagPrivateKeyAttributes, ttlv.TagPrivateKeyTemplateAttribute)
+	privA, err := s.pairAttrs(ctx, r, p, ttlv.TagPrivateKeyAttributes, ttlv.TagPrivateKeyTemplateAttribute)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
-	pubA, err := pairAttrs(p, ttlv.TagPublicKeyAttributes, ttlv.TagPublicKeyTemplateAttribute)
+	pubA, err := s.pairAttrs(ctx, r, p, ttlv.TagPublicKeyAttributes, ttlv.TagPublicKeyTemplateAttribute)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
-	privT, err := checkTemplate(append(append([]kmip.Attribute(nil), common...), privA...), ttlv.ObjectTypePrivateKey)
+	// KMIP 1.4 §4.2: a Private or Public Key attribute (explicit, then via
+	// its templates) takes precedence over a Common one (explicit, then via
+	// templates); multi-instance attributes are the union.
+	privT, err := checkTemplate(mergeAttrs(common, privA), ttlv.ObjectTypePrivateKey)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
-	pubT, err := checkTemplate(append(append([]kmip.Attribute(nil), common...), pubA...), ttlv.ObjectTypePublicKey)
+	pubT, err := checkTemplate(mergeAttrs(common, pubA), ttlv.ObjectTypePublicKey)
 	if err != nil {
 		return ttlv.Item{}, err
 	}
@@ -107,13 +110,17 @@ func (s *Service) createKeyPair(ctx context.Context, r *request, p ttlv.Item) (t
 }
 
 // pairAttrs reads one of the three attribute sets of a Create Key Pair in
-// its 2.x or 1.x form.
-func pairAttrs(p ttlv.Item, v2, v1 ttlv.Tag) ([]kmip.Attribute, error) {
+// its 2.x or 1.x form, with the templates it names applied.
+func (s *Service) pairAttrs(ctx context.Context, r *request, p ttlv.Item, v2, v1 ttlv.Tag) ([]kmip.Attribute, error) {
 	if a, ok := p.Find(v2); ok {
 		return kmip.ParseAttributes2(a)
 	}
 	if t, ok := p.Find(v1); ok {
-		return kmip.ParseTemplateAttribute(t)
+		ta, err := kmip.ParseTemplateAttribute(t)
+		if err != nil {
+			return nil, err
+		}
+		return s.expandTemplates(ctx, r, ta)
 	}
 	return nil, nil
 }

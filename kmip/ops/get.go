@@ -21,6 +21,12 @@ func (s *Service) get(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item, 
 	if err != nil {
 		return ttlv.Item{}, err
 	}
+	if o.isTemplate() {
+		if wrapped {
+			return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonIllegalOperation, "object %s is a Template; it cannot be returned wrapped", uid)
+		}
+		return getTemplate(r, o)
+	}
 	if destroyed(o.state()) || o.row.Blob == nil {
 		if r.version.V2() {
 			return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonObjectDestroyed, "object %s was destroyed", uid)

@@ -75,7 +75,7 @@ func (s *Service) locate(ctx context.Context, r *request, p ttlv.Item) (ttlv.Ite
 				continue
 			}
 			o.applyDates(now)
-			if !visible(o) || !inStorage(o, storageMask) || !matches(o, rest) || !groupMember(o, member) {
+			if (o.isTemplate() && r.version.V2()) || !visible(o) || !inStorage(o, storageMask) || !matches(o, rest) || !groupMember(o, member) {
 				continue
 			}
 			if ttlv.ObjectGroupMember(member) == ttlv.ObjectGroupMemberGroupMemberDefault {

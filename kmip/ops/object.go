@@ -37,8 +37,20 @@ type object struct {
 	clock int64
 }
 
-// load reads an object and folds its events.
+// load reads an object and folds its events; the item's audit record
+// names it.
 func (s *Service) load(ctx context.Context, uid string) (*object, error) {
+	o, err := s.loadQuiet(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	auditObject(ctx, o)
+	return o, nil
+}
+
+// loadQuiet is load for an object the item only consults (a template it
+// applies), which the audit record must not name instead of its subject.
+func (s *Service) loadQuiet(ctx context.Context, uid string) (*object, error) {
 	if !validUID(uid) {
 		return nil, kmip.Errorf(ttlv.ResultReasonItemNotFound, "no object with unique identifier %q", uid)
 	}
@@ -57,7 +69,6 @@ func (s *Service) load(ctx context.Context, uid string) (*object, error) {
 		return nil, err
 	}
 	o.applyDates(s.now())
-	auditObject(ctx, o)
 	return o, nil
 }
 
@@ -72,6 +83,8 @@ func (s *Service) target(ctx context.Context, r *request, payload ttlv.Item) (st
 	if err == nil {
 		if aerr := s.checkAccess(ctx, r, o); aerr != nil {
 			o, err = nil, aerr
+		} else if terr := checkTemplateTarget(r, o); terr != nil {
+			return "", nil, terr
 		}
 	}
 	if kerr, ok := kmip.AsError(err); ok && kerr.Reason == ttlv.ResultReasonItemNotFound && r.version.V2() {

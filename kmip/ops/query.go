@@ -45,11 +45,13 @@ func (s *Service) query(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item
 	return resp, nil
 }
 
-// servedObjectTypes are the managed object types Strongroom stores.
+// servedObjectTypes are the managed object types Strongroom stores. Query
+// lists only those the client's version defines (Template: KMIP 1.x only).
 func servedObjectTypes() []ttlv.ObjectType {
 	return []ttlv.ObjectType{
 		ttlv.ObjectTypeCertificate, ttlv.ObjectTypeSymmetricKey, ttlv.ObjectTypePublicKey,
-		ttlv.ObjectTypePrivateKey, ttlv.ObjectTypeSecretData, ttlv.ObjectTypeOpaqueObject,
+		ttlv.ObjectTypePrivateKey, ttlv.ObjectTypeSecretData, ttlv.ObjectTypeTemplate,
+		ttlv.ObjectTypeOpaqueObject,
 	}
 }
 

@@ -42,6 +42,8 @@ func (s *Service) register(ctx context.Context, r *request, p ttlv.Item) (ttlv.I
 			}
 			extra = append(extra, kmip.Attribute{Name: "y-strongroom-secret-data-type", Value: ttlv.Enum(ttlv.TagAttributeValue, v)})
 		}
+	case ttlv.ObjectTypeTemplate:
+		return s.registerTemplate(ctx, r, p)
 	default:
 		return s.registerOther(ctx, r, p, objType)
 	}
@@ -52,7 +54,7 @@ func (s *Service) register(ctx context.Context, r *request, p ttlv.Item) (ttlv.I
 	if err != nil {
 		return ttlv.Item{}, err
 	}
-	attrs, err := kmip.RequestAttributes(p)
+	attrs, err := s.requestAttrs(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}

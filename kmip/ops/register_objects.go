@@ -62,7 +62,7 @@ func (s *Service) registerOther(ctx context.Context, r *request, p ttlv.Item, ob
 	if len(value) == 0 {
 		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonInvalidField, "the %s value is empty", objType)
 	}
-	attrs, err := kmip.RequestAttributes(p)
+	attrs, err := s.requestAttrs(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}

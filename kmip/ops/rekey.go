@@ -36,7 +36,7 @@ func (s *Service) reKey(ctx context.Context, r *request, p ttlv.Item) (ttlv.Item
 	if alg != ttlv.CryptographicAlgorithmAES {
 		return ttlv.Item{}, kmip.Errorf(ttlv.ResultReasonFeatureNotSupported, "Re-key supports AES keys")
 	}
-	asked, err := kmip.RequestAttributes(p)
+	asked, err := s.requestAttrs(ctx, r, p)
 	if err != nil {
 		return ttlv.Item{}, err
 	}

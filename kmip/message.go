@@ -208,12 +208,16 @@ func (r *Response) TTLV() ttlv.Item {
 	hdr = hdr.Append(ttlv.Int(ttlv.TagBatchCount, int32(len(r.Items))))
 	msg := ttlv.Struct(ttlv.TagResponseMessage, hdr)
 	for _, it := range r.Items {
+		if it.Reason != 0 {
+			it.Reason = ReasonIn(r.Version, it.Reason)
+		}
 		msg = msg.Append(it.TTLV())
 	}
 	return msg
 }
 
-// TTLV encodes one response batch item.
+// TTLV encodes one response batch item. (Response.TTLV first puts its
+// Result Reason in the message's version: ReasonIn.)
 func (it ResponseItem) TTLV() ttlv.Item {
 	bi := ttlv.Struct(ttlv.TagBatchItem)
 	if it.Operation != 0 {

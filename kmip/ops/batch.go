@@ -130,10 +130,8 @@ func (s *Service) failMessage(req *kmip.Request, msg ttlv.Item, err error) *kmip
 			}
 		}
 	}
-	if kerr.Reason == ttlv.ResultReasonUnsupportedProtocolVersion && !v.V2() {
-		// KMIP 1.x has no such reason.
-		kerr = kmip.Errorf(ttlv.ResultReasonInvalidMessage, "%s", kerr.Message)
-	}
+	// (A 1.x client gets Invalid Message for Unsupported Protocol Version,
+	// which 1.x lacks: kmip.ReasonIn, when the response is encoded.)
 	var op ttlv.Operation
 	var id []byte
 	if bi, ok := msg.Find(ttlv.TagBatchItem); ok {

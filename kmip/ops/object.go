@@ -201,14 +201,7 @@ func (o *object) set(change []kmip.Attribute) {
 func (o *object) remove(change []kmip.Attribute) {
 	kept := o.attrs[:0:0]
 	for _, a := range o.attrs {
-		drop := false
-		for _, c := range change {
-			if a.Name == c.Name && equalItems(a.Value, c.Value) {
-				drop = true
-				break
-			}
-		}
-		if !drop {
+		if !hasInstance(change, a) {
 			kept = append(kept, a)
 		}
 	}
@@ -294,4 +287,15 @@ func equalItems(a, b ttlv.Item) bool {
 	x, err1 := ttlv.Encode(a)
 	y, err2 := ttlv.Encode(b)
 	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+// hasInstance reports whether attrs holds an instance of a's name with
+// a's value.
+func hasInstance(attrs []kmip.Attribute, a kmip.Attribute) bool {
+	for _, b := range attrs {
+		if b.Name == a.Name && equalItems(b.Value, a.Value) {
+			return true
+		}
+	}
+	return false
 }

@@ -117,16 +117,7 @@ func mergeAttrs(base, over []kmip.Attribute) []kmip.Attribute {
 		}
 	}
 	for _, a := range over {
-		dup := false
-		if multiInstance(a) {
-			for _, b := range base {
-				if b.Name == a.Name && equalItems(b.Value, a.Value) {
-					dup = true
-					break
-				}
-			}
-		}
-		if !dup {
+		if !multiInstance(a) || !hasInstance(base, a) {
 			out = append(out, a)
 		}
 	}

@@ -253,14 +253,8 @@ func TestTemplateApplied(t *testing.T) {
 			mustUID(t, do(t, s, v14, ttlv.OperationArchive, uidPayload(cold)))
 			key := newKey(t, s)
 			it := do(t, s, tc.v, tc.op, tc.payload(key))
-			if tc.reason != 0 {
-				if it.Status == ttlv.ResultStatusSuccess || it.Reason != tc.reason {
-					t.Fatalf("got %s %s (%s), want %s", it.Status, it.Reason, it.Message, tc.reason)
-				}
+			if failedAsWanted(t, tc.op, it, tc.reason) {
 				return
-			}
-			if it.Status != ttlv.ResultStatusSuccess {
-				t.Fatalf("%s: %s %s", tc.op, it.Reason, it.Message)
 			}
 			tag := ttlv.TagUniqueIdentifier
 			if tc.op == ttlv.OperationCreateKeyPair {
@@ -350,14 +344,8 @@ func TestTemplateOperations(t *testing.T) {
 			s := newTestService(memstore.New("a"))
 			uid := registerAES128(t, s, "aes")
 			it := do(t, s, tc.v, tc.op, attrPayload(uid, tc.args...))
-			if tc.reason != 0 {
-				if it.Status == ttlv.ResultStatusSuccess || it.Reason != tc.reason {
-					t.Fatalf("got %s %s (%s), want %s", it.Status, it.Reason, it.Message, tc.reason)
-				}
+			if failedAsWanted(t, tc.op, it, tc.reason) {
 				return
-			}
-			if it.Status != ttlv.ResultStatusSuccess {
-				t.Fatalf("%s: %s %s", tc.op, it.Reason, it.Message)
 			}
 			if tc.check != nil {
 				tc.check(t, it)
@@ -567,4 +555,21 @@ func TestMergeAttrs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failedAsWanted checks an item's outcome: failure with reason, or success
+// when reason is 0. It reports whether the item failed (as wanted), so
+// that the caller checks a success further.
+func failedAsWanted(t *testing.T, op ttlv.Operation, it kmip.ResponseItem, reason ttlv.ResultReason) bool {
+	t.Helper()
+	if reason != 0 {
+		if it.Status == ttlv.ResultStatusSuccess || it.Reason != reason {
+			t.Fatalf("got %s %s (%s), want %s", it.Status, it.Reason, it.Message, reason)
+		}
+		return true
+	}
+	if it.Status != ttlv.ResultStatusSuccess {
+		t.Fatalf("%s: %s %s", op, it.Reason, it.Message)
+	}
+	return false
 }

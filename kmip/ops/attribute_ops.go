@@ -251,7 +251,10 @@ func (s *Service) nameTaken(ctx context.Context, self *object, name kmip.Attribu
 	if self.has(name) {
 		return true, nil
 	}
+	// Only the objects the name index gives as candidates (a superset of
+	// those that have the name now), not every stored object.
 	f := storage.Filter{Limit: locatePage}
+	f.Name, _ = nameValue(name)
 	for {
 		recs, err := s.store.ListObjects(ctx, f)
 		if err != nil {

@@ -2,7 +2,6 @@ package softhsmtests
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -29,8 +28,7 @@ func TestNamesUniqueAcrossObjects(t *testing.T) {
 	}
 	refused := func(what string, err error) {
 		t.Helper()
-		var kerr *kmip.Error
-		if !errors.As(err, &kerr) || kerr.Reason != ttlv.ResultReasonNonUniqueNameAttribute {
+		if !isReason(err, ttlv.ResultReasonNonUniqueNameAttribute) {
 			t.Errorf("%s: %v, want Non Unique Name Attribute", what, err)
 		}
 	}

@@ -42,8 +42,7 @@ func TestTemplates(t *testing.T) {
 	}
 	wantReason := func(what string, err error, reason ttlv.ResultReason) {
 		t.Helper()
-		kerr, ok := kmip.AsError(err)
-		if !ok || kerr.Reason != reason {
+		if !isReason(err, reason) {
 			t.Fatalf("%s: got %v, want %s", what, err, reason)
 		}
 	}

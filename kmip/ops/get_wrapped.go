@@ -17,11 +17,10 @@ func (s *Service) getWrapped(ctx context.Context, r *request, o *object, spec tt
 	if err != nil {
 		return ttlv.Item{}, err
 	}
-	// Key Wrap Type Not Supported exists from KMIP 2.0 on; the 1.x Get
-	// error table (1.4 §11.12) says only "Not Supported", which in the 1.x
-	// reason set is Feature Not Supported.
+	// (A 1.x client, whose Get error table says only "Not Supported", gets
+	// Feature Not Supported: kmip.ReasonIn.)
 	unsupported := func(format string, args ...any) error {
-		return attrError(r.version, ttlv.ResultReasonKeyWrapTypeNotSupported, ttlv.ResultReasonFeatureNotSupported, format, args...)
+		return kmip.Errorf(ttlv.ResultReasonKeyWrapTypeNotSupported, format, args...)
 	}
 	if m, ok := spec.Find(ttlv.TagWrappingMethod); ok {
 		if v, _ := m.EnumValue(); ttlv.WrappingMethod(v) != ttlv.WrappingMethodEncrypt {

@@ -75,6 +75,10 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	defer store.Close()
+	if err := enableObjectCache(ctx, cfg, store); err != nil {
+		// The store works uncached meanwhile; the listener keeps trying.
+		log.Warn("serve: object cache not live yet", "err", err)
+	}
 
 	waitMirroring, err := startMirroring(ctx, cfg, store, log)
 	if err != nil {

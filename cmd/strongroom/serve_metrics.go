@@ -45,6 +45,7 @@ func startMetrics(ctx context.Context, cfg *config.Config, ks *pkcs11hsm.Keystor
 	m.HSMPool(ks.PoolStats)
 	m.HSMKeyCache(ks.CacheStats)
 	m.PostgresPool(store.PoolStat)
+	m.ObjectCache(store.ObjectCacheStats)
 	l := &metricsListener{m: m, errc: make(chan error, 1)}
 	pcfg, err := pgxpool.ParseConfig(cfg.Database.URL)
 	if err != nil {

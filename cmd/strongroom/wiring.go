@@ -85,6 +85,16 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*post
 	return postgres.Open(ctx, cfg.Database.URL, cfg.Node, log)
 }
 
+// enableObjectCache turns on the store's object cache at the configured
+// size (serve only: short-lived commands read each object once).
+func enableObjectCache(ctx context.Context, cfg *config.Config, store *postgres.Store) error {
+	size := cfg.Database.ObjectCacheSize
+	if size == 0 {
+		size = postgres.DefaultObjectCacheSize
+	}
+	return store.EnableObjectCache(ctx, size)
+}
+
 // dialAddr turns a listen address into one to dial.
 func dialAddr(listen string) string {
 	host, port, err := net.SplitHostPort(listen)

@@ -115,6 +115,10 @@ type TLS struct {
 // Database says where PostgreSQL is.
 type Database struct {
 	URL string `json:"url"`
+	// ObjectCacheSize is how many objects serve keeps in memory between
+	// reads (wrapped rows, never key material; storage/postgres/cache.go);
+	// 0 means the default (16384), a negative value turns the cache off.
+	ObjectCacheSize int `json:"object_cache_size,omitempty"`
 }
 
 // HSM says which PKCS#11 token to use.

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strongroom/strongroom/replication"
+	"github.com/strongroom/strongroom/storage/postgres"
 )
 
 var (
@@ -17,6 +18,12 @@ var (
 	pgMax      = prometheus.NewDesc("strongroom_postgres_pool_connections_max", "PostgreSQL pool size limit.", nil, nil)
 	pgWaits    = prometheus.NewDesc("strongroom_postgres_pool_acquire_waits_total", "Acquisitions that had to wait for a connection.", nil, nil)
 	pgWaitSec  = prometheus.NewDesc("strongroom_postgres_pool_acquire_wait_seconds_total", "Time spent waiting for a pool connection.", nil, nil)
+
+	ocEntries = prometheus.NewDesc("strongroom_object_cache_entries", "Objects (wrapped rows, never key material) held in memory.", nil, nil)
+	ocLive    = prometheus.NewDesc("strongroom_object_cache_live", "1 when the object cache's change listener is listening and the cache serves.", nil, nil)
+	ocHits    = prometheus.NewDesc("strongroom_object_cache_hits_total", "Object reads answered from memory.", nil, nil)
+	ocMisses  = prometheus.NewDesc("strongroom_object_cache_misses_total", "Object reads that went to PostgreSQL.", nil, nil)
+	ocInvals  = prometheus.NewDesc("strongroom_object_cache_invalidations_total", "Objects dropped from the cache because their rows changed.", nil, nil)
 
 	replLagBytes = prometheus.NewDesc("strongroom_replication_lag_bytes", "WAL written here that the peer has not confirmed.", []string{"peer"}, nil)
 	replLagSec   = prometheus.NewDesc("strongroom_replication_lag_seconds", "The peer's replay lag as its walsender reports it.", []string{"peer"}, nil)
@@ -44,6 +51,32 @@ func (c *pgCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(pgMax, prometheus.GaugeValue, float64(s.MaxConns()))
 	ch <- prometheus.MustNewConstMetric(pgWaits, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
 	ch <- prometheus.MustNewConstMetric(pgWaitSec, prometheus.CounterValue, s.AcquireDuration().Seconds())
+}
+
+type objectCacheCollector struct {
+	stats func() postgres.ObjectCacheStats
+}
+
+func (c *objectCacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{ocEntries, ocLive, ocHits, ocMisses, ocInvals} {
+		ch <- d
+	}
+}
+
+func (c *objectCacheCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	if !s.Enabled {
+		return
+	}
+	live := 0.0
+	if s.Live {
+		live = 1
+	}
+	ch <- prometheus.MustNewConstMetric(ocEntries, prometheus.GaugeValue, float64(s.Entries))
+	ch <- prometheus.MustNewConstMetric(ocLive, prometheus.GaugeValue, live)
+	ch <- prometheus.MustNewConstMetric(ocHits, prometheus.CounterValue, float64(s.Hits))
+	ch <- prometheus.MustNewConstMetric(ocMisses, prometheus.CounterValue, float64(s.Misses))
+	ch <- prometheus.MustNewConstMetric(ocInvals, prometheus.CounterValue, float64(s.Invalidations))
 }
 
 type replicationCollector struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/strongroom/strongroom/kmip/server"
 	"github.com/strongroom/strongroom/replication"
+	"github.com/strongroom/strongroom/storage/postgres"
 )
 
 // latencyBuckets run from 50 µs to about 6.5 s: a Get is under a
@@ -121,6 +122,11 @@ func (m *Metrics) HSMKeyCache(stats func() (size int, hits, misses uint64)) {
 // PostgresPool exports the pgx pool's statistics, read at each scrape.
 func (m *Metrics) PostgresPool(stat func() *pgxpool.Stat) {
 	m.reg.MustRegister(&pgCollector{stat: stat})
+}
+
+// ObjectCache exports the object cache's use (storage/postgres/cache.go).
+func (m *Metrics) ObjectCache(stats func() postgres.ObjectCacheStats) {
+	m.reg.MustRegister(&objectCacheCollector{stats: stats})
 }
 
 // Replication exports each mirroring peer's lag, read at each scrape

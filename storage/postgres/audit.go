@@ -74,7 +74,14 @@ func (c *batchChange) queueInto(b *pgx.Batch) {
 // in the trail's group commit when the sealer can take it there, else in
 // b's own transaction with the record sealed into it. It returns the first
 // statement's command tag.
+//
+// Every write of an object's rows goes through here, so here the object
+// cache forgets the object once the write has ended, whatever its outcome
+// (a failed commit may still have committed).
 func (s *Store) writeAudited(ctx context.Context, b *pgx.Batch, uid string) (pgconn.CommandTag, error) {
+	if s.cache != nil {
+		defer s.cache.invalidate(uid)
+	}
 	if c, ok := storage.AuditFrom(ctx).(storage.AuditCommitter); ok {
 		ch := &batchChange{b: b}
 		if handled, err := c.Commit(ctx, uid, ch); handled {

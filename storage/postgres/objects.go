@@ -42,6 +42,22 @@ func (s *Store) Object(ctx context.Context, uid string) (storage.Object, []stora
 	if !rows.ValidUID(uid) {
 		return storage.Object{}, nil, fmt.Errorf("storage: object %q: %w", uid, storage.ErrNotFound)
 	}
+	if s.cache == nil {
+		return s.object(ctx, uid)
+	}
+	obj, events, ticket, ok := s.cache.get(uid)
+	if ok {
+		return obj, events, nil
+	}
+	obj, events, err := s.object(ctx, uid)
+	if err == nil {
+		s.cache.put(uid, ticket, obj, events)
+	}
+	return obj, events, err
+}
+
+// object reads an object and its events from the database.
+func (s *Store) object(ctx context.Context, uid string) (storage.Object, []storage.Event, error) {
 	rs, err := s.pool.Query(ctx, `SELECT `+objectColumns+`, `+eventColumns+`
 		FROM objects o LEFT JOIN object_events e ON e.uid = o.uid
 		WHERE o.uid = $1

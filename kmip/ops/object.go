@@ -61,12 +61,20 @@ func (s *Service) loadQuiet(ctx context.Context, uid string) (*object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ops: load %s: %w", uid, err)
 	}
-	if err := s.checkBinding(ctx, row, events); err != nil {
-		return nil, err
+	// Staged rows of an Undo batch are not yet bound; they never use the memo.
+	memo := s.folds
+	if _, staging := ctx.Value(stagingKey{}).(*staged); staging {
+		memo = nil
 	}
-	o, err := fold(row, events)
-	if err != nil {
-		return nil, err
+	o, ok := memo.get(row, events)
+	if !ok {
+		if err := s.checkBinding(ctx, row, events); err != nil {
+			return nil, err
+		}
+		if o, err = fold(row, events); err != nil {
+			return nil, err
+		}
+		memo.put(row, events, o)
 	}
 	o.applyDates(s.now())
 	return o, nil

@@ -83,6 +83,8 @@ type Service struct {
 	streams *streamTable
 	// macs are the row MACs the HSM has verified (maccache.go).
 	macs *macCache
+	// folds are objects already checked and folded (foldmemo.go).
+	folds *foldMemo
 }
 
 var _ server.Handler = (*Service)(nil)
@@ -108,6 +110,7 @@ func New(cfg Config) *Service {
 	}
 	s.streams = newStreamTable()
 	s.macs = newMACCache(macCacheSize)
+	s.folds = newFoldMemo(foldMemoSize)
 	s.handlers = map[ttlv.Operation]handlerFunc{}
 	s.registerOperations()
 	return s

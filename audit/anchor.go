@@ -26,10 +26,22 @@ import (
 // chain still passes through the stored anchor and, when it does not,
 // refuses to move it (and says so in the log) until someone with the
 // database removes the anchor on purpose.
+//
+// Anchors name sealed records. The trail's head is the end of its last
+// committed transaction, which is sealed (link.go), and the Anchorer
+// refuses a linked head (ErrLinkedHead) rather than have the HSM vouch,
+// through the anchor's MAC, for a value no chain MAC covers. An anchor
+// that names a linked record anyway (none is ever written) is still
+// compared by value: its MAC covers the 33-byte link, and SHA-256 binds
+// that to the record and, through its predecessor value, to every record
+// before it, so a chain that passes through it holds those records.
 
 // Problem kinds found with an anchor.
 const (
-	Truncated = "truncated"  // the chain ends before its anchor, or no longer passes through it
+	// Truncated: the chain ends before its anchor, or no longer passes
+	// through it, or (found by Verify) ends in a linked record, which
+	// every transaction follows with a sealed one.
+	Truncated = "truncated"
 	BadAnchor = "bad anchor" // the anchor does not match its MAC
 )
 
@@ -105,6 +117,11 @@ type AnchorStore interface {
 // anchor: records were deleted, and the anchor is kept as the evidence.
 var ErrAnchorBlocked = errors.New("audit: the chain does not reach its anchor (newest records deleted?); anchor kept")
 
+// ErrLinkedHead means the trail's head is a linked record, which the
+// Anchorer does not anchor. It cannot happen while every committed
+// transaction ends with a sealed record.
+var ErrLinkedHead = errors.New("audit: anchor: the chain's head is a linked record, not covered by an HSM MAC; not anchoring it")
+
 // Anchorer records a trail's head as its anchor. It is not safe for
 // concurrent use (one goroutine runs it).
 type Anchorer struct {
@@ -125,6 +142,9 @@ type Anchorer struct {
 func (x *Anchorer) Anchor(ctx context.Context) error {
 	seq, chain := x.Trail.Head()
 	node := x.Trail.Node()
+	if IsLinked(chain) {
+		return fmt.Errorf("%w (node %s, record %d)", ErrLinkedHead, node, seq)
+	}
 	if !x.checked {
 		if err := x.check(ctx, node, seq, chain); err != nil {
 			return err

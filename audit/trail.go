@@ -1,24 +1,29 @@
 // Package audit is Strongroom's tamper-evident audit trail. Every KMIP batch
 // item and every refused TLS handshake becomes one storage.AuditRecord;
-// each node chains its own records: Chain(n) = HMAC-SHA-256, computed in the
-// HSM with a key that never leaves it, over the canonical encoding of
-// record n and Chain(n-1). A database administrator can change rows but
-// cannot compute a matching chain, so Verify finds the first altered,
-// deleted, inserted or reordered record.
+// each node chains its own records: Chain(n) covers the canonical encoding
+// of record n and Chain(n-1). A record is either sealed, Chain(n) =
+// HMAC-SHA-256 computed in the HSM with a key that never leaves it, or
+// linked, Chain(n) = 0x01 || SHA-256 of that encoding, and every
+// transaction that stores records ends with a sealed one (link.go). A
+// database administrator can change rows and recompute links but cannot
+// compute a matching seal, so Verify finds the first altered, deleted,
+// inserted or reordered record, or at the latest the sealed record whose
+// HMAC covers it.
 //
 // Records describing a change travel with the change, in its transaction
-// (storage.WithAudit); others are inserted on their own by the trail's
-// writer goroutine (writer.go), which group-commits them: every record
-// queued while the previous batch was committing is sealed in chain order
-// and inserted in one transaction, and each waiter is released once that
-// transaction has committed, so a record is durable before the request it
-// describes is answered while requests no longer wait for each other's
-// commits one by one. The chain of a node is serialised by a mutex, held by
-// the writer from sealing a batch to its commit, and by a change's record
-// from its seal to the commit of the change's transaction. One server
-// process per node name writes the chain; a second process with the same
-// node name would fail on the (origin_node, seq) primary key rather than
-// fork the chain.
+// (storage.WithAudit), each sealed; others are inserted on their own by the
+// trail's writer goroutine (writer.go), which group-commits them: every
+// record queued while the previous batch was committing is chained in
+// order, linked except for the batch's last, which is sealed (one HSM MAC
+// per batch), and inserted in one transaction, and each waiter is released
+// once that transaction has committed, so a record is durable before the
+// request it describes is answered while requests no longer wait for each
+// other's commits one by one. The chain of a node is serialised by a mutex,
+// held by the writer from sealing a batch to its commit, and by a change's
+// record from its seal to the commit of the change's transaction. One
+// server process per node name writes the chain; a second process with the
+// same node name would fail on the (origin_node, seq) primary key rather
+// than fork the chain.
 package audit
 
 import (
@@ -68,7 +73,7 @@ type Trail struct {
 }
 
 // Open reads the node's last record and returns a trail that continues its
-// chain.
+// chain. It fails with ErrUnsealedEnd if that record is linked (link.go).
 func Open(ctx context.Context, node string, mac MACer, store storage.AuditStore, log *slog.Logger, sinks ...Sink) (*Trail, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -78,11 +83,29 @@ func Open(ctx context.Context, node string, mac MACer, store storage.AuditStore,
 		return nil, fmt.Errorf("audit: open: %w", err)
 	}
 	t := &Trail{node: node, mac: mac, store: store, sinks: sinks, log: log}
-	if ok {
-		t.seq, t.chain = last.Seq, last.Chain
+	if err := t.continueAfter(last, ok); err != nil {
+		return nil, fmt.Errorf("audit: open: %w", err)
 	}
 	t.start(ctx)
 	return t, nil
+}
+
+// continueAfter makes the stored record last (none if !ok) the chain's end
+// for the next seal, unless it is linked: every transaction ends with a
+// sealed record, so a stored linked end means its sealed successor was
+// deleted or the record was forged, and sealing onto it would have the HSM
+// vouch for it. The trail then refuses to write (every record fails with
+// the error, which the callers log) until the chain is repaired, leaving
+// the evidence for Verify.
+func (t *Trail) continueAfter(last storage.AuditRecord, ok bool) error {
+	if ok && IsLinked(last.Chain) {
+		return fmt.Errorf("%w (node %s, record %d)", ErrUnsealedEnd, t.node, last.Seq)
+	}
+	t.seq, t.chain = 0, nil
+	if ok {
+		t.seq, t.chain = last.Seq, last.Chain
+	}
+	return nil
 }
 
 // Node is the node whose chain the trail writes.
@@ -98,6 +121,7 @@ func (t *Trail) seal(ctx context.Context, rec storage.AuditRecord) (storage.Audi
 }
 
 // reread re-reads the chain's end after a failed write; t.mu must be held.
+// It stays stale (and every write fails) while the end is linked.
 func (t *Trail) reread(ctx context.Context) error {
 	if !t.stale {
 		return nil
@@ -106,29 +130,72 @@ func (t *Trail) reread(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit: reread chain: %w", err)
 	}
-	t.seq, t.chain, t.stale = 0, nil, false
-	if ok {
-		t.seq, t.chain = last.Seq, last.Chain
+	if err := t.continueAfter(last, ok); err != nil {
+		return fmt.Errorf("audit: reread chain: %w", err)
 	}
+	t.stale = false
 	return nil
 }
 
-// sealAfter seals rec as the record following the one numbered seq whose
-// chain value is prev (one HSM MAC). It changes nothing in t, so that the
-// writer can seal a whole batch before any of it is stored.
-func (t *Trail) sealAfter(ctx context.Context, rec storage.AuditRecord, seq int64, prev []byte) (storage.AuditRecord, error) {
+// place fills rec's node, sequence number (the one after seq) and time.
+func (t *Trail) place(rec storage.AuditRecord, seq int64) storage.AuditRecord {
 	rec.OriginNode = t.node
 	rec.Seq = seq + 1
 	if rec.Time.IsZero() {
 		rec.Time = time.Now()
 	}
 	rec.Time = rec.Time.UTC().Truncate(time.Microsecond)
+	return rec
+}
+
+// sealAfter seals rec as the record following the one numbered seq whose
+// chain value is prev (one HSM MAC). It changes nothing in t, so that the
+// writer can seal a whole batch before any of it is stored.
+func (t *Trail) sealAfter(ctx context.Context, rec storage.AuditRecord, seq int64, prev []byte) (storage.AuditRecord, error) {
+	rec = t.place(rec, seq)
 	chain, err := t.mac.MAC(ctx, Encode(rec, prev))
 	if err != nil {
 		return rec, fmt.Errorf("audit: chain: %w", err)
 	}
+	if IsLinked(chain) {
+		// Verify would check it as a link and fail: an HMAC-SHA-256 is
+		// 32 bytes, so the MACer is not the one the chain expects.
+		return rec, fmt.Errorf("audit: chain: the MAC is %d bytes starting with %#x, the form of a linked value", len(chain), linkTag)
+	}
 	rec.Chain = chain
 	return rec, nil
+}
+
+// linkAfter links rec as the record following the one numbered seq whose
+// chain value is prev: SHA-256 in software, no HSM call. Only the writer
+// uses it, for a record that a sealed record follows in the same
+// transaction (sealRun).
+func (t *Trail) linkAfter(rec storage.AuditRecord, seq int64, prev []byte) storage.AuditRecord {
+	rec = t.place(rec, seq)
+	rec.Chain = link(Encode(rec, prev))
+	return rec
+}
+
+// sealRun chains recs after (seq, prev) for one transaction: every record
+// linked but the last, which is sealed, so the run costs one HSM MAC and
+// ends, as every transaction must, with a sealed record. Nothing is
+// returned on error: a run whose seal failed must not be stored, since its
+// links would end the chain. It changes nothing in t.
+func (t *Trail) sealRun(ctx context.Context, recs []storage.AuditRecord, seq int64, prev []byte) ([]storage.AuditRecord, error) {
+	out := make([]storage.AuditRecord, len(recs))
+	for i, rec := range recs {
+		if i < len(recs)-1 {
+			rec = t.linkAfter(rec, seq, prev)
+		} else {
+			var err error
+			if rec, err = t.sealAfter(ctx, rec, seq, prev); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = rec
+		seq, prev = rec.Seq, rec.Chain
+	}
+	return out, nil
 }
 
 // stored advances the chain past rec and hands it to the sinks; t.mu must

@@ -39,7 +39,8 @@ type Report struct {
 // place it was chained at, to tell a reordering from an alteration.
 const reorderWindow = 8
 
-// Verify recomputes every node's chain in the HSM. recs must be in
+// Verify recomputes every node's chain: each sealed record's HMAC in the
+// HSM, each linked record's SHA-256 in software (link.go). recs must be in
 // (OriginNode, Seq) order, as storage.AuditStore.ListAudit returns them. It
 // reports the first problem of each chain and what it looks like:
 //   - deleted: sequence numbers are missing before a record;
@@ -47,10 +48,19 @@ const reorderWindow = 8
 //     the chain (the record after it chains onto the one before it);
 //   - altered: a record's content does not match its chain value while the
 //     next record still chains onto it (or the last record does not verify);
-//   - reordered: a record verifies at another nearby place in the chain.
+//   - reordered: a record verifies at another nearby place in the chain;
+//   - truncated: the chain ends in a linked record. Every transaction ends
+//     with a sealed record, so its sealed successor was deleted, or the
+//     linked records at the end were forged (a link needs no key).
 //
-// Deleting the newest records of a chain leaves a shorter valid chain;
-// CheckAnchors (anchor.go) finds that against the chain's anchor.
+// The kinds tell what plain SQL edits look like. Someone who also
+// recomputes links moves the break to the next sealed record (reported
+// there as altered, say), and Verify cannot tell which of the linked
+// records before it changed; the Detail then names them.
+//
+// Deleting the newest records of a chain down to a sealed record leaves a
+// shorter valid chain; CheckAnchors (anchor.go) finds that against the
+// chain's anchor.
 func Verify(ctx context.Context, mac MACer, recs []storage.AuditRecord) ([]Report, error) {
 	var out []Report
 	for start := 0; start < len(recs); {
@@ -70,9 +80,15 @@ func Verify(ctx context.Context, mac MACer, recs []storage.AuditRecord) ([]Repor
 
 func verifyChain(ctx context.Context, mac MACer, l []storage.AuditRecord) (Report, error) {
 	rep := Report{Node: l[0].OriginNode, Records: len(l)}
+	// check reports whether r, numbered seq and chained onto prev, matches
+	// its chain value, of whichever kind it is.
 	check := func(r storage.AuditRecord, seq int64, prev []byte) (bool, error) {
 		r.Seq = seq
-		m, err := mac.MAC(ctx, Encode(r, prev))
+		enc := Encode(r, prev)
+		if IsLinked(r.Chain) {
+			return linkMatches(enc, r.Chain), nil
+		}
+		m, err := mac.MAC(ctx, enc)
 		if err != nil {
 			return false, fmt.Errorf("audit: verify: %w", err)
 		}
@@ -104,7 +120,7 @@ func verifyChain(ctx context.Context, mac MACer, l []storage.AuditRecord) (Repor
 			if ok, err := check(*next, next.Seq, r.Chain); err != nil {
 				return rep, err
 			} else if ok {
-				return problem(Altered, "its content does not match its chain value (the next record still chains onto it)")
+				return problem(Altered, "its content does not match its chain value (the next record still chains onto it)%s", coveredOnly(l, i))
 			}
 		}
 		if at, found, err := placeOf(check, l, i); err != nil {
@@ -120,11 +136,42 @@ func verifyChain(ctx context.Context, mac MACer, l []storage.AuditRecord) (Repor
 			}
 		}
 		if i+1 == len(l) {
-			return problem(Altered, "the last record does not match its chain value (altered, or appended by someone without the HSM key)")
+			return problem(Altered, "the last record does not match its chain value (altered, or appended by someone without the HSM key)%s", coveredOnly(l, i))
 		}
-		return problem(Altered, "its content does not match its chain value")
+		return problem(Altered, "its content does not match its chain value%s", coveredOnly(l, i))
+	}
+	if last := l[len(l)-1]; IsLinked(last.Chain) {
+		first := len(l) - 1
+		for first > 0 && IsLinked(l[first-1].Chain) {
+			first--
+		}
+		rep.Problem = &Problem{Node: rep.Node, Seq: last.Seq + 1, Kind: Truncated, Detail: fmt.Sprintf(
+			"records after seq %d are missing: the chain ends in a record no HSM MAC covers (%s linked), so its sealed successor was deleted, or the linked records were forged",
+			last.Seq, span(l[first].Seq, last.Seq))}
 	}
 	return rep, nil
+}
+
+// coveredOnly is the note for a sealed record l[i] that does not verify
+// while linked records come before it: a tamperer who recomputed their
+// links moves the break here, so the change may be in any of them.
+func coveredOnly(l []storage.AuditRecord, i int) string {
+	if IsLinked(l[i].Chain) || i == 0 || !IsLinked(l[i-1].Chain) {
+		return ""
+	}
+	first := i - 1
+	for first > 0 && IsLinked(l[first-1].Chain) {
+		first--
+	}
+	return fmt.Sprintf(" (%s linked and covered only by its MAC: if links were recomputed, the change may be there)", span(l[first].Seq, l[i-1].Seq))
+}
+
+// span names the records from to to.
+func span(from, to int64) string {
+	if from == to {
+		return fmt.Sprintf("record %d is", from)
+	}
+	return fmt.Sprintf("records %d to %d are", from, to)
 }
 
 // placeOf looks for the place in the chain where record i verifies: after

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,6 +177,96 @@ func TestGroupCommit(t *testing.T) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		t.Logf("%d batches without changes, sizes %v", len(g.sizes), g.sizes)
+	})
+
+	t.Run("ChangesInBatch", func(t *testing.T) {
+		// A batch holding changes: its records on their own are chained
+		// first, linked but the last (one MAC), and each change's record
+		// is sealed on its own, also when a failing change sends the
+		// batch down the savepoint path.
+		store := openPG(t, srv.NewDatabase(t), "node-a")
+		g := &gatedStore{Store: store}
+		mac := &countMAC{key: hmacKey(key)}
+		tr := openTrail(t, "node-a", mac, g)
+		ctx := t.Context()
+		taken := uuid.NewString()
+		create := func(uid string) error {
+			p := tr.Begin(storage.AuditRecord{Operation: "Create", User: "u"})
+			obj := storage.Object{UID: uid, ObjectType: 2, KEK: "k", Blob: []byte{1}, BlobLength: 1}
+			err := store.CreateObject(storage.WithAudit(ctx, p), obj)
+			if errors.Is(err, storage.ErrExists) {
+				p.Finish(ctx, "Operation Failed", "General Failure", "exists")
+				return nil
+			}
+			if err == nil {
+				p.Finish(ctx, "Success", "", "")
+			}
+			return err
+		}
+		if err := create(taken); err != nil {
+			t.Fatal(err)
+		}
+		const alone, changes = 6, 3
+		batch := func(failing bool) (macs int64) {
+			gate, entered := make(chan struct{}), make(chan struct{})
+			g.mu.Lock()
+			g.gate, g.entered = gate, entered
+			g.mu.Unlock()
+			first := make(chan error, 1)
+			go func() { first <- tr.Append(ctx, storage.AuditRecord{Operation: "Query", Status: "Success"}) }()
+			<-entered
+			n := alone + changes
+			errs := make(chan error, n+1)
+			for i := range alone {
+				go func() {
+					errs <- tr.Append(ctx, storage.AuditRecord{Operation: "Get", Status: "Success", Message: fmt.Sprint(i)})
+				}()
+			}
+			for range changes {
+				go func() { errs <- create(uuid.NewString()) }()
+			}
+			if failing {
+				n++
+				go func() { errs <- create(taken) }()
+			}
+			for deadline := time.Now().Add(10 * time.Second); tr.Queued() < n; {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d records queued, want %d", tr.Queued(), n)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			before := mac.calls.Load()
+			close(gate)
+			if err := <-first; err != nil {
+				t.Fatal(err)
+			}
+			for range n {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			return mac.calls.Load() - before
+		}
+		if got := batch(false); got != 1+changes {
+			t.Errorf("a batch of %d records on their own and %d changes cost %d MACs, want %d", alone, changes, got, 1+changes)
+		}
+		// Pipelined (every record chained), then change by change: the
+		// run's values are reused, the changes sealed again.
+		t.Logf("the batch with a failing change cost %d MACs", batch(true))
+		recs := verifyChain(t, g, mac, "node-a", 1+2*(1+alone+changes)+1)
+		// 1: the first Create; 2: the held Query; 3-11: the batch; 12: the
+		// held Query; 13-21: the failing batch, 22: the failed Create's
+		// record, on its own after it.
+		want := "S" + "S" + strings.Repeat("L", alone-1) + "S" + strings.Repeat("S", changes) +
+			"S" + strings.Repeat("L", alone-1) + "S" + strings.Repeat("S", changes) + "S"
+		if got := kinds(recs); got != want {
+			t.Errorf("record kinds %s, want %s", got, want)
+		}
+		for i, r := range recs[2 : 2+alone] {
+			if r.Operation != "Get" {
+				t.Errorf("record %d is %s, want a Get: the records on their own come first", i+3, r.Operation)
+			}
+		}
 	})
 
 	t.Run("FailedBatch", func(t *testing.T) {

@@ -46,6 +46,8 @@ type Keystore struct {
 	// streams bounds the multi-part operations in flight, each of which
 	// holds its own session outside the pool (see StartCipher).
 	streams chan struct{}
+	// attrs reads a cached key in one call (getattr.go).
+	attrs attrReader
 	// digests are generated keys' digests until DigestKey takes them.
 	digests digestMemo
 	// cache keeps recently read keys unwrapped inside the token (nil when
@@ -91,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*Keystore, error) {
 		return nil, err
 	}
 	k := &Keystore{cfg: cfg, log: cfg.Logger, p: p, c11: c11, streams: make(chan struct{}, maxStreams),
-		cache: newUnwrapCache(cfg.KeyCacheSize, cfg.KeyCacheTTL)}
+		cache: newUnwrapCache(cfg.KeyCacheSize, cfg.KeyCacheTTL), attrs: newAttrReader(cfg.Module)}
 	switch err := p.Initialize(); {
 	case err == nil:
 		// Only if the library was loaded twice (say, through another path).

@@ -170,7 +170,17 @@ func (c *unwrapCache) stats() (size int, hits, misses uint64) {
 // readCached reads the value of the cached object h if it is still the
 // object made for id; ok is false for a handle that is gone or now names
 // another object.
-func (k *Keystore) readCached(sh pkcs11.SessionHandle, id cacheID, h pkcs11.ObjectHandle) (value []byte, ok bool) {
+func (k *Keystore) readCached(sh pkcs11.SessionHandle, id cacheID, h pkcs11.ObjectHandle, length int) (value []byte, ok bool) {
+	var got cacheID
+	value = make([]byte, length)
+	if k.attrs.get2(sh, h, pkcs11.CKA_ID, got[:], pkcs11.CKA_VALUE, value) {
+		if got == id {
+			return value, true
+		}
+		clear(value) // another object's value
+		return nil, false
+	}
+	clear(value)
 	attrs, err := k.p.GetAttributeValue(sh, h, []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_ID, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil),

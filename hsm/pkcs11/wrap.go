@@ -211,7 +211,7 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 	err = k.do(ctx, "unwrap key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
 		if k.cache != nil {
 			if h, ok := k.cache.lookup(id, time.Now()); ok {
-				if value, ok = k.readCached(sh, id, h); ok {
+				if value, ok = k.readCached(sh, id, h, w.Length); ok {
 					return nil
 				}
 				k.cache.drop(id, h)

@@ -88,7 +88,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	st, err := prepare(ctx, setup, opt.Op, opt.Conns, opt.Keys)
+	st, err := prepare(ctx, setup.Client, opt.Op, opt.Conns, opt.Keys)
 	setup.Close()
 	if err != nil {
 		return res, err
@@ -108,7 +108,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		res.IdleConns = len(idle)
 	}
 
-	var conns []*client.Client
+	var conns []*conn
 	if !opt.NewConnPerOp {
 		for range opt.Conns {
 			cl, err := dial(ctx, opt)
@@ -125,7 +125,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	lats := make([][]time.Duration, opt.Conns)
 	var wg sync.WaitGroup
 	for i := range opt.Conns {
-		var cl *client.Client
+		var cl *conn
 		if conns != nil {
 			cl = conns[i]
 		}
@@ -209,7 +209,7 @@ func (r *run) sleep(ctx context.Context, d time.Duration, what string) {
 // work runs operations on worker i until the run stops and returns the
 // latencies of the measured, successful ones. A connection broken by an
 // error is replaced.
-func (r *run) work(ctx context.Context, i int, cl *client.Client) []time.Duration {
+func (r *run) work(ctx context.Context, i int, cl *conn) []time.Duration {
 	lat := make([]time.Duration, 0, 4096)
 	defer func() {
 		if cl != nil {
@@ -247,7 +247,7 @@ func (r *run) work(ctx context.Context, i int, cl *client.Client) []time.Duratio
 
 // once runs one operation, dialing first when there is no connection (a new
 // connection per operation, or after an error).
-func (r *run) once(ctx context.Context, i int, cl **client.Client) error {
+func (r *run) once(ctx context.Context, i int, cl **conn) error {
 	ctx, cancel := context.WithTimeout(ctx, r.opt.Timeout)
 	defer cancel()
 	if *cl == nil {
@@ -265,10 +265,10 @@ func (r *run) once(ctx context.Context, i int, cl **client.Client) error {
 	return err
 }
 
-func dial(ctx context.Context, opt Options) (*client.Client, error) {
-	conn, err := client.Dial(ctx, opt.Addr, opt.TLS)
+func dial(ctx context.Context, opt Options) (*conn, error) {
+	raw, err := client.Dial(ctx, opt.Addr, opt.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("kmipbench: %w", err)
 	}
-	return client.New(conn, opt.Version), nil
+	return &conn{Client: client.New(raw, opt.Version), raw: raw}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -37,6 +38,7 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "new-conn-per-op", Usage: "open a TLS connection for every operation (measures handshakes)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of a table"},
 			&cli.IntFlag{Name: "idle", Usage: "also hold this many idle connections open during the run (each serves one Discover Versions first)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write the load generator's own CPU profile (set-up and warm-up included) to this file, for `go tool pprof`"},
 		),
 		Action: runBench,
 	}
@@ -58,6 +60,13 @@ func runBench(c *cli.Context) error {
 	}
 	if opt.Count > 0 && !c.IsSet("duration") {
 		opt.Duration = 0
+	}
+	if path := c.String("cpuprofile"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	res, err := kmipbench.Run(c.Context, opt)
 	if err != nil {
@@ -81,4 +90,25 @@ func runBench(c *cli.Context) error {
 		fmt.Fprintln(os.Stderr, "bench: first error:", res.FirstError)
 	}
 	return nil
+}
+
+// startCPUProfile profiles this process into path until the returned
+// function is called: every microsecond the load generator spends is taken
+// from the server it shares the machine with, so its own cost is worth
+// seeing. The profile holds stacks and counts, no request data.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
+		}
+	}, nil
 }

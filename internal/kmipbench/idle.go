@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/strongroom/strongroom/kmip/client"
 	"github.com/strongroom/strongroom/kmip/ttlv"
 )
 
@@ -13,8 +12,8 @@ import (
 // open, unused, until closed: the load of many clients that connect at
 // start and go quiet, as mongod does between key fetches. The caller closes
 // what it returns, also on error.
-func openIdle(ctx context.Context, opt Options, n int) ([]*client.Client, error) {
-	idle := make([]*client.Client, 0, n)
+func openIdle(ctx context.Context, opt Options, n int) ([]*conn, error) {
+	idle := make([]*conn, 0, n)
 	for i := range n {
 		cl, err := dial(ctx, opt)
 		if err != nil {

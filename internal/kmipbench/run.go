@@ -64,6 +64,24 @@ type run struct {
 	done     atomic.Int64 // measured operations finished (for progress)
 	errs     atomic.Int64
 	firstErr atomic.Value
+	// epoch is the origin of worker.busy's clock.
+	epoch   time.Time
+	workers []worker
+}
+
+// worker is what the watchdog sees of one worker. Operations run under a
+// context that is never cancelled, so that each costs no context, timer or
+// AfterFunc of its own (a tenth of the load generator's CPU when it had
+// them); the watchdog instead closes the connection of an operation that
+// outlives Options.Timeout, or of every one under way once the run's
+// context ends.
+type worker struct {
+	// busy is when the operation under way started (nanoseconds since
+	// epoch, always positive), 0 between operations, -1 once the watchdog
+	// has closed its connection.
+	busy atomic.Int64
+	// conn is the worker's connection; it changes only between operations.
+	conn atomic.Pointer[conn]
 }
 
 // Run measures opt.Op and returns the summary. Setup failures (no
@@ -88,12 +106,12 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	st, err := prepare(ctx, setup, opt.Op, opt.Conns, opt.Keys)
+	st, err := prepare(ctx, setup.Client, opt.Op, opt.Conns, opt.Keys)
 	setup.Close()
 	if err != nil {
 		return res, err
 	}
-	r := &run{opt: opt, step: st}
+	r := &run{opt: opt, step: st, epoch: time.Now(), workers: make([]worker, opt.Conns)}
 
 	if opt.Idle > 0 {
 		idle, err := openIdle(ctx, opt, opt.Idle)
@@ -108,7 +126,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		res.IdleConns = len(idle)
 	}
 
-	var conns []*client.Client
+	var conns []*conn
 	if !opt.NewConnPerOp {
 		for range opt.Conns {
 			cl, err := dial(ctx, opt)
@@ -124,8 +142,14 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 
 	lats := make([][]time.Duration, opt.Conns)
 	var wg sync.WaitGroup
+	workersDone := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		r.watch(ctx, workersDone)
+	}()
 	for i := range opt.Conns {
-		var cl *client.Client
+		var cl *conn
 		if conns != nil {
 			cl = conns[i]
 		}
@@ -145,6 +169,8 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	r.stop.Store(true)
 	elapsed := time.Since(start)
 	wg.Wait()
+	close(workersDone)
+	<-watched
 	if opt.Progress != nil {
 		fmt.Fprintln(opt.Progress)
 	}
@@ -209,7 +235,11 @@ func (r *run) sleep(ctx context.Context, d time.Duration, what string) {
 // work runs operations on worker i until the run stops and returns the
 // latencies of the measured, successful ones. A connection broken by an
 // error is replaced.
-func (r *run) work(ctx context.Context, i int, cl *client.Client) []time.Duration {
+func (r *run) work(ctx context.Context, i int, cl *conn) []time.Duration {
+	w := &r.workers[i]
+	w.conn.Store(cl)
+	// The watchdog bounds each operation and ends them with ctx.
+	opCtx := context.WithoutCancel(ctx)
 	lat := make([]time.Duration, 0, 4096)
 	defer func() {
 		if cl != nil {
@@ -224,12 +254,13 @@ func (r *run) work(ctx context.Context, i int, cl *client.Client) []time.Duratio
 			continue
 		}
 		t0 := time.Now()
-		err := r.once(ctx, i, &cl)
+		err := r.once(ctx, opCtx, i, &cl, t0)
 		d := time.Since(t0)
 		if err != nil && cl != nil {
 			// The connection may be unusable; start afresh.
 			cl.Close()
 			cl = nil
+			w.conn.Store(nil)
 		}
 		if !measured {
 			continue
@@ -245,30 +276,74 @@ func (r *run) work(ctx context.Context, i int, cl *client.Client) []time.Duratio
 	return lat
 }
 
-// once runs one operation, dialing first when there is no connection (a new
-// connection per operation, or after an error).
-func (r *run) once(ctx context.Context, i int, cl **client.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, r.opt.Timeout)
-	defer cancel()
+// once runs worker i's operation that started at t0, dialing first when there is
+// no connection (a new connection per operation, or after an error).
+func (r *run) once(ctx, opCtx context.Context, i int, cl **conn, t0 time.Time) error {
+	w := &r.workers[i]
 	if *cl == nil {
-		c, err := dial(ctx, r.opt)
+		dctx, cancel := context.WithTimeout(ctx, r.opt.Timeout)
+		c, err := dial(dctx, r.opt)
+		cancel()
 		if err != nil {
 			return err
 		}
 		*cl = c
+		w.conn.Store(c)
 	}
-	err := r.step(ctx, *cl, i)
+	begin := max(t0.Sub(r.epoch).Nanoseconds(), 1)
+	w.busy.Store(begin)
+	err := r.step(opCtx, *cl, i)
+	if !w.busy.CompareAndSwap(begin, 0) {
+		// The watchdog closed the connection under the operation.
+		w.busy.Store(0)
+		if err = ctx.Err(); err == nil {
+			err = fmt.Errorf("kmipbench: no response within %s", r.opt.Timeout)
+		}
+	}
 	if r.opt.NewConnPerOp {
 		(*cl).Close()
 		*cl = nil
+		w.conn.Store(nil)
 	}
 	return err
 }
 
-func dial(ctx context.Context, opt Options) (*client.Client, error) {
-	conn, err := client.Dial(ctx, opt.Addr, opt.TLS)
+// watch closes the connection of every operation that has run longer than
+// Options.Timeout, and of every one under way once ctx ends, until done is
+// closed. The worker sees its operation fail and reports the timeout.
+func (r *run) watch(ctx context.Context, done <-chan struct{}) {
+	tick := time.NewTicker(min(max(r.opt.Timeout/10, time.Millisecond), 100*time.Millisecond))
+	defer tick.Stop()
+	ended := ctx.Done()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ended:
+			ended = nil
+		case <-tick.C:
+		}
+		now := time.Since(r.epoch).Nanoseconds()
+		for i := range r.workers {
+			w := &r.workers[i]
+			b := w.busy.Load()
+			if b <= 0 || (ctx.Err() == nil && now-b < r.opt.Timeout.Nanoseconds()) {
+				continue
+			}
+			// conn is read while busy is still b, so it is that
+			// operation's: the worker changes it only between operations.
+			c := w.conn.Load()
+			if w.busy.CompareAndSwap(b, -1) && c != nil {
+				c.Close()
+			}
+		}
+	}
+}
+
+func dial(ctx context.Context, opt Options) (*conn, error) {
+	raw, err := client.Dial(ctx, opt.Addr, opt.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("kmipbench: %w", err)
 	}
-	return client.New(conn, opt.Version), nil
+	return &conn{Client: client.New(raw, opt.Version), raw: raw}, nil
 }

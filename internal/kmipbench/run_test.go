@@ -5,9 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,11 +18,50 @@ import (
 	"github.com/strongroom/strongroom/internal/kmipbench"
 	"github.com/strongroom/strongroom/internal/tlstest"
 	"github.com/strongroom/strongroom/kmip/server"
+	"github.com/strongroom/strongroom/kmip/ttlv"
 )
 
 // ceiling starts the bare benchmark server and returns its address and a
 // client TLS configuration for it.
 func ceiling(t *testing.T) (string, *tls.Config) {
+	t.Helper()
+	return serveTLS(t, func(ctx context.Context, ln net.Listener, cfg *tls.Config) error {
+		return benchceiling.New().Serve(ctx, ln, cfg)
+	})
+}
+
+// silent starts a server that completes the handshake, reads requests and
+// never answers.
+func silent(t *testing.T) (string, *tls.Config) {
+	t.Helper()
+	return serveTLS(t, func(ctx context.Context, ln net.Listener, cfg *tls.Config) error {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		stop := context.AfterFunc(ctx, func() { ln.Close() })
+		defer stop()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return nil
+			}
+			wg.Go(func() {
+				tc := tls.Server(c, cfg)
+				defer tc.Close()
+				stop := context.AfterFunc(ctx, func() { tc.Close() })
+				defer stop()
+				for {
+					if _, err := ttlv.ReadFrame(tc, 1<<20); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+}
+
+// serveTLS runs serve with a listener and a server TLS configuration
+// requiring client certificates, until the test ends.
+func serveTLS(t *testing.T, serve func(context.Context, net.Listener, *tls.Config) error) (string, *tls.Config) {
 	t.Helper()
 	ca := tlstest.NewCA(t, "bench CA")
 	dir := t.TempDir()
@@ -41,7 +83,7 @@ func ceiling(t *testing.T) (string, *tls.Config) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- benchceiling.New().Serve(ctx, ln, scfg) }()
+	go func() { done <- serve(ctx, ln, scfg) }()
 	t.Cleanup(func() { cancel(); <-done })
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
@@ -112,5 +154,38 @@ func TestRunRefusesUnknownOperation(t *testing.T) {
 	_, err := kmipbench.Run(context.Background(), kmipbench.Options{Addr: addr, TLS: cfg, Version: v, Op: "dance", Conns: 1, Duration: time.Second})
 	if err == nil {
 		t.Fatal("unknown operation accepted")
+	}
+}
+
+// TestRunTimesOutAndCancels: an operation without an answer fails after
+// Options.Timeout and is counted, and the run's context ends the run at
+// once, although operations run under a context of their own.
+func TestRunTimesOutAndCancels(t *testing.T) {
+	addr, cfg := silent(t)
+	v, _ := kmipbench.ParseVersion("1.2")
+	// Create needs no set-up requests.
+	opt := kmipbench.Options{Addr: addr, TLS: cfg, Version: v, Op: "create", Conns: 2,
+		Duration: 700 * time.Millisecond, Timeout: 200 * time.Millisecond}
+	begin := time.Now()
+	res, err := kmipbench.Run(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors < 2 || !strings.Contains(res.FirstError, "no response within 200ms") {
+		t.Fatalf("errors %d, first %q; want timeouts", res.Errors, res.FirstError)
+	}
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Fatalf("Run took %v", d)
+	}
+
+	opt.Timeout, opt.Duration = time.Minute, time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	begin = time.Now()
+	if _, err := kmipbench.Run(ctx, opt); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run: %v, want the context's error", err)
+	}
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Fatalf("Run took %v after its context ended", d)
 	}
 }

@@ -33,6 +33,8 @@ type Conn struct {
 	// fields below and, unlike a mutex, can be waited for with a context.
 	sem     chan struct{}
 	maxSize int
+	// deadline is the socket's, as last set.
+	deadline time.Time
 	// broken records the error that left the connection unusable.
 	broken error
 
@@ -81,27 +83,51 @@ func (c *Conn) RoundTrip(ctx context.Context, req ttlv.Item) (ttlv.Item, error) 
 	if err != nil {
 		return ttlv.Item{}, fmt.Errorf("client: encode request: %w", err)
 	}
+	// The request may carry key material (Register) and the response does
+	// (Get): both buffers are zeroed once used. Decode copies what it
+	// returns.
+	defer clear(b)
+	var resp ttlv.Item
+	err = c.Exchange(ctx, b, func(frame []byte) error {
+		var err error
+		resp, err = ttlv.Decode(frame, ttlv.Limits{MaxSize: c.maxSize})
+		if err != nil {
+			return fmt.Errorf("client: decode response: %w", err)
+		}
+		return nil
+	})
+	return resp, err
+}
+
+// Exchange sends req, one whole encoded request message, and hands the
+// response frame to read, whose error it returns. It is RoundTrip without
+// the encoding and decoding, for a caller that sends the same bytes many
+// times (the load generator encodes its requests once) or looks at a few
+// fields only. read must not keep the frame, which is zeroed when read
+// returns since it may hold key material. The context and errors are as in
+// RoundTrip; an error from read leaves the connection usable.
+func (c *Conn) Exchange(ctx context.Context, req []byte, read func(frame []byte) error) error {
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return ttlv.Item{}, fmt.Errorf("client: round trip: %w", ctx.Err())
+		return fmt.Errorf("client: round trip: %w", ctx.Err())
 	}
 	defer func() { <-c.sem }()
 	if c.closed.Load() {
-		return ttlv.Item{}, ErrClosed
+		return ErrClosed
 	}
 	if c.broken != nil {
-		return ttlv.Item{}, c.broken
+		return c.broken
 	}
 	if err := ctx.Err(); err != nil {
-		return ttlv.Item{}, fmt.Errorf("client: round trip: %w", err)
+		return fmt.Errorf("client: round trip: %w", err)
 	}
 
-	frame, err := c.exchange(ctx, b)
+	frame, err := c.exchange(ctx, req)
 	if err != nil {
 		switch {
 		case c.closed.Load():
-			return ttlv.Item{}, ErrClosed
+			return ErrClosed
 		case ctx.Err() != nil:
 			err = ctx.Err()
 		case errors.Is(err, os.ErrDeadlineExceeded) && deadlinePassed(ctx):
@@ -110,13 +136,10 @@ func (c *Conn) RoundTrip(ctx context.Context, req ttlv.Item) (ttlv.Item, error) 
 		}
 		c.broken = fmt.Errorf("client: connection unusable after an earlier error: %w", err)
 		c.close()
-		return ttlv.Item{}, fmt.Errorf("client: round trip: %w", err)
+		return fmt.Errorf("client: round trip: %w", err)
 	}
-	resp, err := ttlv.Decode(frame, ttlv.Limits{MaxSize: c.maxSize})
-	if err != nil {
-		return ttlv.Item{}, fmt.Errorf("client: decode response: %w", err)
-	}
-	return resp, nil
+	defer clear(frame)
+	return read(frame)
 }
 
 func deadlinePassed(ctx context.Context) bool {
@@ -126,24 +149,32 @@ func deadlinePassed(ctx context.Context) bool {
 
 // exchange writes one request frame and reads one response frame under the
 // context's deadline; cancellation moves the deadline to the past, which
-// unblocks the I/O at once.
+// unblocks the I/O at once. The socket's deadline is set only when it
+// changes: a context without one (most of the load generator's) costs no
+// deadline update, and one that cannot be cancelled no AfterFunc.
 func (c *Conn) exchange(ctx context.Context, req []byte) ([]byte, error) {
 	dl, _ := ctx.Deadline()
-	if err := c.tc.SetDeadline(dl); err != nil {
-		return nil, err
-	}
-	cancelled := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(cancelled)
-		_ = c.tc.SetDeadline(time.Unix(1, 0))
-	})
-	defer func() {
-		if !stop() {
-			// Let the callback finish, so that it cannot move the deadline
-			// of a later exchange.
-			<-cancelled
+	if !dl.Equal(c.deadline) {
+		if err := c.tc.SetDeadline(dl); err != nil {
+			return nil, err
 		}
-	}()
+		c.deadline = dl
+	}
+	if ctx.Done() != nil {
+		cancelled := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			defer close(cancelled)
+			_ = c.tc.SetDeadline(time.Unix(1, 0))
+		})
+		defer func() {
+			if !stop() {
+				// Let the callback finish, so that it cannot move the
+				// deadline of a later exchange, which must set it anew.
+				<-cancelled
+				c.deadline = time.Unix(1, 0)
+			}
+		}()
+	}
 	if _, err := c.tc.Write(req); err != nil {
 		return nil, err
 	}

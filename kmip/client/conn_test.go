@@ -354,3 +354,55 @@ func TestClientTLSConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadlineDoesNotOutliveItsExchange: the socket deadline set for one
+// exchange's context must not cut a later exchange without one.
+func TestDeadlineDoesNotOutliveItsExchange(t *testing.T) {
+	ca := tlstest.NewCA(t, "CA")
+	c := dial(t, fakeServer(t, ca, echo), clientConfig(t, ca))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := c.RoundTrip(ctx, request("x")); err != nil {
+		t.Fatal(err)
+	}
+	<-ctx.Done()
+	time.Sleep(50 * time.Millisecond)
+	for _, ctx := range []context.Context{context.Background(), context.WithoutCancel(ctx)} {
+		if _, err := c.RoundTrip(ctx, request("y")); err != nil {
+			t.Fatalf("RoundTrip after an earlier context's deadline passed: %v", err)
+		}
+	}
+}
+
+// TestExchange sends pre-encoded bytes and reads the frame in place; the
+// frame is zeroed once read returns, and read's error leaves the
+// connection usable.
+func TestExchange(t *testing.T) {
+	ca := tlstest.NewCA(t, "CA")
+	c := dial(t, fakeServer(t, ca, echo), clientConfig(t, ca))
+	req, err := ttlv.Encode(request("secret-looking"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []byte
+	err = c.Exchange(context.Background(), req, func(frame []byte) error {
+		if !bytes.Equal(frame, req) {
+			t.Errorf("frame %X, want %X", frame, req)
+		}
+		kept = frame
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(kept, make([]byte, len(req))) {
+		t.Errorf("frame not zeroed after read: %X", kept)
+	}
+	errMine := errors.New("not what I wanted")
+	if err := c.Exchange(context.Background(), req, func([]byte) error { return errMine }); !errors.Is(err, errMine) {
+		t.Fatalf("Exchange: %v, want read's error", err)
+	}
+	if err := c.Exchange(context.Background(), req, func([]byte) error { return nil }); err != nil {
+		t.Fatalf("Exchange after read's error: %v", err)
+	}
+}

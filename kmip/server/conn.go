@@ -155,6 +155,10 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 		resp, ok := c.handle(ctx, peer, frame)
+		// The request may carry key material or credentials, and its
+		// decoded items are copies: clear it rather than leave it to the
+		// garbage collector.
+		clear(frame)
 		if !ok || !c.write(resp) {
 			return
 		}
@@ -241,9 +245,15 @@ func (c *conn) protect(f func() ttlv.Item) (resp ttlv.Item, ok bool) {
 	return f(), true
 }
 
-// write encodes and sends one response within WriteTimeout.
+// write encodes and sends one response within WriteTimeout. The encoding
+// may hold key material (a Get's), so it is zeroed once crypto/tls has
+// sealed it into its own record buffer. It is not kept for the next
+// response: ttlv.Encode makes it in one buffer of exactly its size, where
+// encoding into a kept one would leave partial copies in the arrays that
+// append outgrows, which nothing could zero.
 func (c *conn) write(resp ttlv.Item) bool {
 	b, err := ttlv.Encode(resp)
+	defer clear(b[:cap(b)]) // after an error, b is empty but its array may hold part of the encoding
 	if err != nil {
 		c.log.Error("kmip handler returned a response that does not encode; closing connection", "err", err)
 		return false

@@ -104,8 +104,7 @@ func (d *decoder) item(off, depth int) (Item, int, error) {
 		if length%8 != 0 {
 			return Item{}, 0, malformed(off, tag, "structure length %d is not a multiple of 8", length)
 		}
-		// Each child takes at least 8 bytes, which bounds the slice.
-		children := make([]Item, 0, min(int(length/8), 16))
+		children := make([]Item, 0, countChildren(d.buf[vstart:end]))
 		p := vstart
 		for p < end {
 			c, next, err := d.subItem(p, end, depth+1)
@@ -169,6 +168,24 @@ func (d *decoder) item(off, depth int) (Item, int, error) {
 		return Item{}, 0, malformed(off, tag, "unknown item type 0x%02X", uint8(typ))
 	}
 	return it, end, nil
+}
+
+// countChildren returns how many items the value of a structure holds, by
+// their headers alone, so that the children's slice is allocated once at its
+// size. It checks nothing: when the headers do not add up it stops counting,
+// and decoding them reports why. Each item takes at least 8 bytes, which
+// bounds the count by the bytes received whatever the headers claim.
+func countChildren(v []byte) int {
+	n := 0
+	for len(v) >= 8 {
+		padded := (uint64(binary.BigEndian.Uint32(v[4:8])) + 7) &^ 7
+		if padded > uint64(len(v)-8) {
+			return n + 1
+		}
+		v = v[8+padded:]
+		n++
+	}
+	return n
 }
 
 // subItem decodes a child that must end within its parent's value.

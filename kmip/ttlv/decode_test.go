@@ -132,6 +132,11 @@ func FuzzDecode(f *testing.F) {
 		if !bytes.Equal(out, b) && !hasBig(it) {
 			t.Fatalf("re-encoding differs:\n%X\n%X", b, out)
 		}
+		// Encode's buffer is sized by encodedSize: exact but for Big
+		// Integers, where it may be generous.
+		if n := encodedSize(it, 0); n < len(out) || n != len(out) && !hasBig(it) {
+			t.Fatalf("encodedSize = %d for a %d-byte encoding", n, len(out))
+		}
 		again, err := Decode(out, Limits{MaxDepth: 16})
 		if err != nil {
 			t.Fatalf("Decode of re-encoding: %v", err)
@@ -157,4 +162,35 @@ func hasBig(it Item) bool {
 		}
 	}
 	return false
+}
+
+// TestDecodeCopies checks that no decoded value shares memory with the
+// input: the server and the client zero and reuse the frames they decode,
+// which may hold key material.
+func TestDecodeCopies(t *testing.T) {
+	it := getResponse()
+	km := []byte("0123456789abcdef0123456789abcdef")
+	kv, _ := it.Find(TagBatchItem)
+	p, _ := kv.Find(TagResponsePayload)
+	sk, _ := p.Find(TagSymmetricKey)
+	kb, _ := sk.Find(TagKeyBlock)
+	v, _ := kb.Find(TagKeyValue)
+	v.Children()[0].Value = km
+	b, err := Encode(it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(b)
+	again, err := Encode(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Encode(it)
+	if !bytes.Equal(again, want) {
+		t.Fatal("zeroing the input changed the decoded item")
+	}
 }

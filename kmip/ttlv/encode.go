@@ -9,7 +9,44 @@ import (
 )
 
 // Encode returns the TTLV encoding of it (KMIP 1.4 §9.1).
-func Encode(it Item) ([]byte, error) { return AppendEncode(nil, it) }
+func Encode(it Item) ([]byte, error) {
+	// One buffer of the encoded size, rather than the half dozen that
+	// appending to nil would grow through (and copy) for a typical message.
+	return AppendEncode(make([]byte, 0, encodedSize(it, 0)), it)
+}
+
+// encodedSize is the length of it's encoding, for sizing the buffer only:
+// an item that does not encode stops the count (appendItem reports why).
+func encodedSize(it Item, depth int) int {
+	switch it.Type {
+	case TypeStructure:
+		children, _ := it.Value.([]Item)
+		if depth >= maxEncodeDepth {
+			return 8
+		}
+		n := 8
+		for _, c := range children {
+			n += encodedSize(c, depth+1)
+		}
+		return n
+	case TypeInteger, TypeEnumeration, TypeInterval, TypeLongInteger, TypeBoolean,
+		TypeDateTime, TypeDateTimeExtended:
+		return 16
+	case TypeTextString:
+		v, _ := it.Value.(string)
+		return 8 + (len(v)+7)&^7
+	case TypeByteString:
+		v, _ := it.Value.([]byte)
+		return 8 + (len(v)+7)&^7
+	case TypeBigInteger:
+		if v, ok := it.Value.(*big.Int); ok && v != nil {
+			// At least bigToTwos's length (a negative value may need 8
+			// bytes fewer).
+			return 8 + (v.BitLen()+1+63)/64*8
+		}
+	}
+	return 8
+}
 
 // AppendEncode appends the TTLV encoding of it to dst. On error dst is
 // returned unchanged in length.

@@ -58,19 +58,41 @@ func ReadFrame(r io.Reader, maxSize int) ([]byte, error) {
 	if total > uint64(maxSize) {
 		return nil, &FrameTooLargeError{Tag: tag, Type: typ, Length: length, Max: maxSize}
 	}
+	if total <= frameGrowStart {
+		// The common case, a message of a few hundred bytes: one buffer of
+		// exactly its size, filled in one read when the bytes are there.
+		buf := make([]byte, total)
+		copy(buf, h[:])
+		if _, err := io.ReadFull(r, buf[8:]); err != nil {
+			return nil, frameReadError(total, tag, err)
+		}
+		return buf, nil
+	}
 	// Grow the buffer as bytes arrive rather than trusting the length up
 	// front: a peer that announces a large item and stalls costs little.
 	var buf bytes.Buffer
-	buf.Grow(int(min(total, 4096)))
+	buf.Grow(frameGrowStart)
 	buf.Write(h[:])
 	if _, err := io.CopyN(&buf, r, int64(total-8)); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("ttlv: reading %d-byte frame (%s): %w (%w)", total, tag, ErrMalformed, err)
-		}
-		return nil, fmt.Errorf("ttlv: reading %d-byte frame (%s): %w", total, tag, err)
+		return nil, frameReadError(total, tag, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// frameGrowStart is the largest frame ReadFrame allocates whole once its
+// header is read, and the first size of the buffer that grows for larger
+// ones: what a peer can make a connection hold by announcing a length and
+// stalling.
+const frameGrowStart = 4096
+
+// frameReadError describes a failure to read the value of a total-byte
+// frame; a stream that ends inside it is malformed.
+func frameReadError(total uint64, tag Tag, err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("ttlv: reading %d-byte frame (%s): %w (%w)", total, tag, ErrMalformed, err)
+	}
+	return fmt.Errorf("ttlv: reading %d-byte frame (%s): %w", total, tag, err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 )
 
 // stallReader yields its data then blocks forever would be a hang; here it
@@ -70,5 +71,33 @@ func TestReadFrameRejects(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReadFrameSizes reads frames on both sides of the size ReadFrame
+// allocates whole, from readers that return a byte at a time or the last
+// bytes together with io.EOF, and cut short.
+func TestReadFrameSizes(t *testing.T) {
+	for _, n := range []int{0, 8, 4088 - 8, 4088, 4096, 1 << 16} {
+		it := Bytes(TagKeyMaterial, bytes.Repeat([]byte{0xA5}, n))
+		msg, err := Encode(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers := map[string]func() io.Reader{
+			"whole":    func() io.Reader { return bytes.NewReader(msg) },
+			"one byte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(msg)) },
+			"data+EOF": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(msg)) },
+		}
+		for name, r := range readers {
+			got, err := ReadFrame(r(), 1<<20)
+			if err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("%d-byte value, %s: ReadFrame = %d bytes, %v", n, name, len(got), err)
+			}
+		}
+		_, err = ReadFrame(bytes.NewReader(msg[:len(msg)-1]), 1<<20)
+		if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%d-byte value cut short: err = %v", n, err)
+		}
 	}
 }

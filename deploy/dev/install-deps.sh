@@ -25,7 +25,7 @@ requirements=(
 	"postgresql-15 file:/usr/lib/postgresql/15/bin/initdb"
 	"postgresql-15 file:/usr/lib/postgresql/15/bin/pg_ctl"
 	"postgresql-client-15 file:/usr/lib/postgresql/15/bin/psql"
-	"python3-pykmip py:kmip"
+	"python3-pykmip py:kmip.pie.client"
 	"ca-certificates file:/etc/ssl/certs/ca-certificates.crt"
 	"procps cmd:ps"
 	"iproute2 cmd:ss"
@@ -41,7 +41,7 @@ present() {
 	case $probe in
 	cmd:*) command -v "${probe#cmd:}" >/dev/null 2>&1 ;;
 	file:*) [[ -e ${probe#file:} ]] ;;
-	py:*) [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c "import ${probe#py:}" >/dev/null 2>&1 ;;
+	py:*) [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -I -c "import ${probe#py:}" >/dev/null 2>&1 ;;
 	*)
 		echo "install-deps: unknown probe $probe" >&2
 		return 2

@@ -84,9 +84,8 @@ func (c *objectCache) shard(uid string) *cacheShard {
 	return &c.shards[maphash.String(c.seed, uid)%objectCacheShards]
 }
 
-// get returns a cached object; its events slice is the caller's own, the
-// byte slices inside are shared and must not be changed. On a miss it
-// returns a ticket for put.
+// get returns a copy of a cached object: the store's contract lets callers
+// change what they are given. On a miss it returns a ticket for put.
 func (c *objectCache) get(uid string) (storage.Object, []storage.Event, uint64, bool) {
 	sh := c.shard(uid)
 	sh.mu.Lock()
@@ -95,7 +94,8 @@ func (c *objectCache) get(uid string) (storage.Object, []storage.Event, uint64, 
 	sh.mu.Unlock()
 	if ok && c.live.Load() {
 		c.hits.Add(1)
-		return e.obj, slices.Clone(e.events), 0, true
+		obj, events := deepCopy(e.obj, e.events)
+		return obj, events, 0, true
 	}
 	c.misses.Add(1)
 	return storage.Object{}, nil, gen, false
@@ -119,7 +119,8 @@ func (c *objectCache) put(uid string, ticket uint64, obj storage.Object, events 
 			break
 		}
 	}
-	sh.entries[uid] = &cachedObject{obj: obj, events: slices.Clone(events)}
+	obj, events = deepCopy(obj, events) // the caller keeps its own
+	sh.entries[uid] = &cachedObject{obj: obj, events: events}
 }
 
 // invalidate drops uid and fails the tickets of its shard's reads in flight.
@@ -153,6 +154,36 @@ func (c *objectCache) len() int {
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+// deepCopy copies an object's rows, their byte slices carved from one
+// allocation (a cached Get would otherwise make one per field).
+func deepCopy(obj storage.Object, events []storage.Event) (storage.Object, []storage.Event) {
+	n := len(obj.Blob) + len(obj.Attributes) + len(obj.MAC)
+	for _, ev := range events {
+		n += len(ev.Payload) + len(ev.MAC)
+	}
+	buf := make([]byte, 0, n)
+	dup := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		start := len(buf)
+		buf = append(buf, b...)
+		return buf[start:len(buf):len(buf)]
+	}
+	obj.Blob, obj.Attributes, obj.MAC = dup(obj.Blob), dup(obj.Attributes), dup(obj.MAC)
+	obj.Names = slices.Clone(obj.Names)
+	out := make([]storage.Event, len(events))
+	for i, ev := range events {
+		ev.Payload, ev.MAC = dup(ev.Payload), dup(ev.MAC)
+		ev.Names = slices.Clone(ev.Names)
+		out[i] = ev
+	}
+	if events == nil {
+		out = nil
+	}
+	return obj, out
 }
 
 // objectBytes is about what an object's rows occupy.

@@ -13,7 +13,7 @@ import (
 func TestObjectCacheTickets(t *testing.T) {
 	const uid = "6f1c1c62-5a29-4d0b-9a54-2a3d8c1e0f11"
 	obj := storage.Object{UID: uid, Blob: []byte{1}}
-	evs := []storage.Event{{ID: "e1", UID: uid}}
+	evs := []storage.Event{{ID: "e1", UID: uid, MAC: []byte{1}}}
 	tests := []struct {
 		name    string
 		between func(c *objectCache) // after the ticket, before put
@@ -42,7 +42,8 @@ func TestObjectCacheTickets(t *testing.T) {
 			}
 			if ok {
 				got[0].ID = "changed by the caller"
-				if _, again, _, _ := c.get(uid); again[0].ID != "e1" {
+				got[0].MAC[0] = 0xff
+				if _, again, _, _ := c.get(uid); again[0].ID != "e1" || again[0].MAC[0] != 1 {
 					t.Error("a caller's change to the returned events reached the cache")
 				}
 			}

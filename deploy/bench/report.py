@@ -130,12 +130,18 @@ def serial_sum(*rates):
 
 w(f"| HSM, a Get of a key not in the key cache (C_UnwrapKey + C_GetAttributeValue + C_DestroyObject), 1 goroutine | {fnum(cold_s)} |")
 w(f"| same, {m.get('cores')} goroutines over a pool of 4 sessions | {fnum(cold_p)} |")
-w(f"| HSM, a Get of a key in the key cache (C_GetAttributeValue), 1 goroutine | {fnum(warm_s)} |")
+w(f"| HSM, a Get of a key in the key cache (one C_GetAttributeValue), 1 goroutine | {fnum(warm_s)} |")
 w(f"| same, {m.get('cores')} goroutines over a pool of 4 sessions | {fnum(warm_p)} |")
-w(f"| HSM, the audit record's HMAC every request writes (C_SignInit + C_Sign), 1 goroutine | {fnum(mac_s)} |")
+w(f"| HSM, the audit HMAC (C_SignInit + C_Sign), one per group commit of audit records, 1 goroutine | {fnum(mac_s)} |")
 w(f"| same, {m.get('cores')} goroutines over a pool of 4 sessions | {fnum(mac_p)} |")
-get_need = serial_sum(max(filter(None, [warm_s, warm_p]), default=None), max(filter(None, [mac_s, mac_p]), default=None))
-w(f"| **HSM, all one benchmark Get needs** (cached key read + audit HMAC, best of each) | **{fnum(get_need)}** |")
+# Since the audit trail seals one record per group commit (audit/link.go),
+# a Get's share of the audit HMAC shrinks with the load: at 32 connections a
+# commit carries tens of records. The limit counts that share as nothing,
+# the strictest reading; the row after it is a Get that commits alone.
+get_need = max(filter(None, [warm_s, warm_p]), default=None)
+get_alone = serial_sum(get_need, max(filter(None, [mac_s, mac_p]), default=None))
+w(f"| **HSM, all one benchmark Get needs** (cached key read; its share of a group commit's audit HMAC counted as nothing) | **{fnum(get_need)}** |")
+w(f"| HSM, a Get whose audit record commits alone (cached key read + one audit HMAC) | {fnum(get_alone)} |")
 w(f"| HSM, what one Create needs (C_GenerateKey + C_WrapKey + C_DestroyObject), 1 goroutine | {fnum(gen_s)} |")
 w(f"| same, {m.get('cores')} goroutines over a pool of 4 sessions | {fnum(gen_p)} |")
 for n in conns:
@@ -229,18 +235,20 @@ w("## What bounds each figure")
 w("")
 if sg and hsm_get and cg:
     w(f"- **Get**: Strongroom reaches {ratio(rate(sg), hsm_get)} of the rate of the HSM calls one Get needs and "
-      f"{ratio(rate(sg), rate(cg))} of the bare TLS server. Each Get is one SELECT (object + events) in PostgreSQL, "
-      "one read of the key in the token (unwrapped there by an earlier Get and kept as a session object for "
-      "the next one; the plaintext exists only inside the HSM and in the response to the authorized client), "
-      "the audit record's HMAC in the token, the audit row's share of a group commit, and TLS. SoftHSM2 "
-      "serializes its calls under a global lock, so on two cores the token, PostgreSQL, the Go server and the "
-      "load generator share the same CPUs.")
+      f"{ratio(rate(sg), rate(cg))} of the bare TLS server. A Get of a key read a moment ago costs no SELECT "
+      "(the object cache, invalidated by this server's writes and by PostgreSQL notifications), one read of the "
+      "key in the token (unwrapped there by an earlier Get and kept as a session object for the next one; the "
+      "plaintext exists only inside the HSM and in the response to the authorized client), TLS, and its audit "
+      "record, which must be durable before the key leaves: every Get waits for the group commit that carries "
+      "its record (one HMAC in the token, one INSERT, one fsync'd commit), and those commits run one after "
+      "another. At 32 connections the machine still has idle CPU: that wait, not the CPU, sets the rate and "
+      "the p99. The token, PostgreSQL, the Go server and the load generator share the two cores.")
 cold = max(filter(None, [find("strongroom", "get", n, keys=4096) for n in conns]), key=rate, default=None)
-cold_need = serial_sum(max(filter(None, [cold_s, cold_p]), default=None), max(filter(None, [mac_s, mac_p]), default=None))
+cold_need = max(filter(None, [cold_s, cold_p]), default=None)
 if cold and cold_need:
     w(f"- **Get of keys not in the key cache** (4 096 keys, {cold['conns']} connections): {fnum(rate(cold))}/s, "
       f"{ratio(rate(cold), cold_need)} of the HSM calls such a Get needs ({fnum(cold_need)}/s: unwrap, read, "
-      "destroy and the audit HMAC), plus the eviction of the least recently used cached key.")
+      "destroy; the audit HMAC's share counted as nothing), plus the eviction of the least recently used cached key.")
 if sc and hsm_create and pg_best:
     w(f"- **Create**: Strongroom reaches {ratio(rate(sc), together)} of what the HSM and PostgreSQL allow together. "
       "Each Create generates and wraps the key in the token, then commits one transaction (fsync) before the "

@@ -8,8 +8,10 @@ import (
 // AuditRecord is one entry of the tamper-evident audit trail: one KMIP
 // batch item (or refused TLS handshake) as the node that served it saw it.
 // It never holds key material. Each node keeps its own chain: Seq counts
-// from 1 per OriginNode, and Chain is the HSM MAC over the record and the
-// previous record's Chain (package audit), so mirroring stays insert-only.
+// from 1 per OriginNode, and Chain covers the record and the previous
+// record's Chain: an HSM MAC (32 bytes), or for a record a later record of
+// the same commit seals, a SHA-256 link (33 bytes starting 0x01; package
+// audit, link.go). Mirroring stays insert-only.
 type AuditRecord struct {
 	OriginNode string
 	Seq        int64

@@ -300,12 +300,15 @@ func (t *Trail) write(ctx context.Context, recs []storage.AuditRecord) (int, err
 // only once its change succeeded, so a failed change leaves no hole in the
 // chain; a record whose change failed is answered with that error alone.
 //
-// Which records are stored is known only as the store goes, so a link
+// The store's first attempt commits every record or none (a pipelined
+// batch is one implicit transaction), so there the whole batch is one run
+// (sealRun: linked, the last sealed; one HSM MAC). If that attempt fails,
+// which records are stored is known only as the store goes, so a link
 // could end up last. Hence the records on their own go first, chained
-// before the store is called as one run (sealRun: linked, the last
-// sealed): no change's outcome comes before them, so their values hold in
-// every attempt, and the run's seal is computed before any of its links is
-// handed over. Each change's record after them is sealed on its own. The
+// before the store is called as one run: no change's outcome comes before
+// them, so their values hold in every attempt, and the run's seal is
+// computed before any of its links is handed over. Each change's record
+// after them is then sealed on its own. The
 // order within a batch is free: its records were all queued while the
 // previous batch was committing, and a record on its own describes a
 // request already carried out, before any change of the batch commits.
@@ -319,20 +322,6 @@ func (t *Trail) commitChanges(ctx context.Context, batch []*appendReq) {
 			changes = append(changes, r)
 		}
 	}
-	var run []storage.AuditRecord // the records on their own, chained after (t.seq, t.chain)
-	if len(alone) > 0 {
-		in := make([]storage.AuditRecord, len(alone))
-		for i, r := range alone {
-			in[i] = r.rec
-		}
-		var err error
-		if run, err = t.sealRun(ctx, in, t.seq, t.chain); err != nil {
-			for _, r := range alone {
-				r.res <- err
-			}
-			alone = nil
-		}
-	}
 	batch = append(alone, changes...)
 	items := make([]storage.AuditItem, len(batch))
 	for i, r := range batch {
@@ -342,10 +331,41 @@ func (t *Trail) commitChanges(ctx context.Context, batch []*appendReq) {
 		sealed []storage.AuditRecord
 		ok     []bool
 	)
-	sealer := func() func(i int) (storage.AuditRecord, error) {
+	// Runs are made on first use; on error one stays nil and its records
+	// are sealed one by one below, which reports the error where it
+	// belongs. whole chains every record of the batch (one MAC) for an
+	// attempt that commits all of them or none; lead chains the records on
+	// their own, which come first and cannot fail, for an attempt that may
+	// drop a change (its last record sealed, so whatever changes fail the
+	// transaction ends sealed).
+	var whole, lead []storage.AuditRecord
+	runOf := func(reqs []*appendReq) []storage.AuditRecord {
+		if len(reqs) == 0 {
+			return nil
+		}
+		in := make([]storage.AuditRecord, len(reqs))
+		for i, r := range reqs {
+			in[i] = r.rec
+		}
+		run, _ := t.sealRun(ctx, in, t.seq, t.chain)
+		return run
+	}
+	sealer := func(allOrNothing bool) func(i int) (storage.AuditRecord, error) {
 		// A new attempt starts again from the last stored record.
 		seq, chain := t.seq, t.chain
 		sealed, ok = make([]storage.AuditRecord, len(batch)), make([]bool, len(batch))
+		var run []storage.AuditRecord
+		if allOrNothing {
+			if whole == nil {
+				whole = runOf(batch)
+			}
+			run = whole
+		} else {
+			if lead == nil {
+				lead = runOf(alone)
+			}
+			run = lead
+		}
 		return func(i int) (storage.AuditRecord, error) {
 			var (
 				rec storage.AuditRecord

@@ -247,17 +247,17 @@ func TestGroupCommit(t *testing.T) {
 			}
 			return mac.calls.Load() - before
 		}
-		if got := batch(false); got != 1+changes {
-			t.Errorf("a batch of %d records on their own and %d changes cost %d MACs, want %d", alone, changes, got, 1+changes)
+		if got := batch(false); got != 1 {
+			t.Errorf("a batch of %d records on their own and %d changes cost %d MACs, want 1", alone, changes, got)
 		}
-		// Pipelined (every record chained), then change by change: the
-		// run's values are reused, the changes sealed again.
+		// Pipelined (every record chained as one run), then change by
+		// change: the records on their own as a run, each change sealed.
 		t.Logf("the batch with a failing change cost %d MACs", batch(true))
 		recs := verifyChain(t, g, mac, "node-a", 1+2*(1+alone+changes)+1)
 		// 1: the first Create; 2: the held Query; 3-11: the batch; 12: the
 		// held Query; 13-21: the failing batch, 22: the failed Create's
 		// record, on its own after it.
-		want := "S" + "S" + strings.Repeat("L", alone-1) + "S" + strings.Repeat("S", changes) +
+		want := "S" + "S" + strings.Repeat("L", alone+changes-1) + "S" +
 			"S" + strings.Repeat("L", alone-1) + "S" + strings.Repeat("S", changes) + "S"
 		if got := kinds(recs); got != want {
 			t.Errorf("record kinds %s, want %s", got, want)

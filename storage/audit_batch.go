@@ -48,6 +48,9 @@ type AuditChangeStore interface {
 	// of sealer starts an attempt (the store may first try the whole batch
 	// at once and, if a change fails, again change by change), whose seal
 	// function chains the records of the items it is given in order; the
-	// records of the last attempt are the ones committed.
-	CommitAuditBatch(ctx context.Context, items []AuditItem, sealer func() (seal func(i int) (AuditRecord, error))) (errs []error, err error)
+	// records of the last attempt are the ones committed. allOrNothing
+	// promises that the attempt commits the record of every item, in order,
+	// or nothing at all: the trail may then link every record but the last
+	// and seal only that one (one HSM MAC for the attempt).
+	CommitAuditBatch(ctx context.Context, items []AuditItem, sealer func(allOrNothing bool) (seal func(i int) (AuditRecord, error))) (errs []error, err error)
 }

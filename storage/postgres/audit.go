@@ -129,11 +129,13 @@ var _ storage.AuditChangeStore = (*Store)(nil)
 // refused, say a duplicate UID) does it run the batch again in an explicit
 // transaction, each change under its own savepoint, so that a failed change
 // rolls back alone.
-func (s *Store) CommitAuditBatch(ctx context.Context, items []storage.AuditItem, sealer func() func(i int) (storage.AuditRecord, error)) ([]error, error) {
-	if ok := s.commitPipelined(ctx, items, sealer()); ok {
+func (s *Store) CommitAuditBatch(ctx context.Context, items []storage.AuditItem, sealer func(allOrNothing bool) func(i int) (storage.AuditRecord, error)) ([]error, error) {
+	// The pipelined batch is one implicit transaction that commits every
+	// statement or none.
+	if ok := s.commitPipelined(ctx, items, sealer(true)); ok {
 		return make([]error, len(items)), nil
 	}
-	return s.commitSavepoints(ctx, items, sealer())
+	return s.commitSavepoints(ctx, items, sealer(false))
 }
 
 // commitPipelined is CommitAuditBatch's fast path; false means nothing was

@@ -83,16 +83,7 @@ func TestCheckAnchors(t *testing.T) {
 			if len(reps) != 1 || reps[0].Records != tt.records {
 				t.Fatalf("reports %+v", reps)
 			}
-			p := reps[0].Problem
-			if tt.kind == "" {
-				if p != nil {
-					t.Fatalf("problem %v, want none", p)
-				}
-				return
-			}
-			if p == nil || p.Kind != tt.kind || p.Seq != tt.seq {
-				t.Fatalf("problem %+v, want %s at %d", p, tt.kind, tt.seq)
-			}
+			wantProblem(t, reps[0].Problem, tt.kind, tt.seq)
 		})
 	}
 }
@@ -148,5 +139,20 @@ func TestAnchorerKeepsEvidence(t *testing.T) {
 	}
 	if a := mem.anchors["node-a"]; a.Seq != 3 || !bytes.Equal(a.Chain, recs[2].Chain) {
 		t.Fatalf("anchor moved to %+v", a)
+	}
+}
+
+// wantProblem checks a report's problem: none when kind is empty, else
+// that kind at that sequence number.
+func wantProblem(t *testing.T, p *audit.Problem, kind string, seq int64) {
+	t.Helper()
+	if kind == "" {
+		if p != nil {
+			t.Fatalf("problem %v, want none", p)
+		}
+		return
+	}
+	if p == nil || p.Kind != kind || p.Seq != seq {
+		t.Fatalf("problem %+v, want %s at %d", p, kind, seq)
 	}
 }

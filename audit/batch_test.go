@@ -507,16 +507,7 @@ func TestAnchorsOnMixedChain(t *testing.T) {
 			if reps, err = audit.CheckAnchors(ctx, key, reps, tt.recs, []audit.Anchor{tt.anchor}); err != nil {
 				t.Fatal(err)
 			}
-			p := reps[0].Problem
-			if tt.kind == "" {
-				if p != nil {
-					t.Fatalf("problem %v, want none", p)
-				}
-				return
-			}
-			if p == nil || p.Kind != tt.kind || p.Seq != tt.seq {
-				t.Fatalf("problem %+v, want %s at %d", p, tt.kind, tt.seq)
-			}
+			wantProblem(t, reps[0].Problem, tt.kind, tt.seq)
 		})
 	}
 

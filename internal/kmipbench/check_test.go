@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/kmip"
+	"github.com/strongroom/strongroom/kmip/client"
 	"github.com/strongroom/strongroom/kmip/ttlv"
 )
 
@@ -44,18 +45,8 @@ func slowAccepts(frame []byte) bool {
 	if err != nil || len(resp.Items) != 1 || resp.Items[0].Status != ttlv.ResultStatusSuccess || resp.Items[0].Payload == nil {
 		return false
 	}
-	p := *resp.Items[0].Payload
-	for _, objTag := range []ttlv.Tag{ttlv.TagSymmetricKey, ttlv.TagSecretData} {
-		if obj, ok := p.Find(objTag); ok {
-			kb, _ := obj.Find(ttlv.TagKeyBlock)
-			kv, _ := kb.Find(ttlv.TagKeyValue)
-			km, _ := kv.Find(ttlv.TagKeyMaterial)
-			if b, ok := km.BytesValue(); ok {
-				return len(b) == 32
-			}
-		}
-	}
-	return false
+	b, ok := client.RawKeyMaterial(*resp.Items[0].Payload)
+	return ok && len(b) == 32
 }
 
 func TestCheckGet(t *testing.T) {

@@ -109,17 +109,26 @@ func (c *Client) GetKey(ctx context.Context, uid string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b, ok := RawKeyMaterial(resp); ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("client: get %s: response holds no raw key material", uid)
+}
+
+// RawKeyMaterial finds the raw key material of a Get response payload's
+// Symmetric Key or Secret Data.
+func RawKeyMaterial(payload ttlv.Item) ([]byte, bool) {
 	for _, objTag := range []ttlv.Tag{ttlv.TagSymmetricKey, ttlv.TagSecretData} {
-		if obj, ok := resp.Find(objTag); ok {
+		if obj, ok := payload.Find(objTag); ok {
 			kb, _ := obj.Find(ttlv.TagKeyBlock)
 			kv, _ := kb.Find(ttlv.TagKeyValue)
 			km, _ := kv.Find(ttlv.TagKeyMaterial)
 			if b, ok := km.BytesValue(); ok {
-				return b, nil
+				return b, true
 			}
 		}
 	}
-	return nil, fmt.Errorf("client: get %s: response holds no raw key material", uid)
+	return nil, false
 }
 
 // simple sends an operation whose request and response carry only a

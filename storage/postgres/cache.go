@@ -35,15 +35,17 @@ import (
 // its SELECT and stores the result only if nothing in the shard was
 // invalidated since: a result read before a change cannot be stored after
 // the change's invalidation has passed.
+// This store's own writes are announced too, so each is dropped twice: the
+// second time only costs the next read a miss.
 
 // objectCacheShards splits the cache so that concurrent Gets of different
 // keys do not wait on one mutex.
 const objectCacheShards = 64
 
-// maxCachedEventBytes bounds one cached object's size (its rows' bytes); a
+// maxCachedObjectBytes bounds one cached object's size (its rows' bytes); a
 // larger object (thousands of attribute changes) is read from the database
 // each time rather than pinning that much memory.
-const maxCachedEventBytes = 64 << 10
+const maxCachedObjectBytes = 64 << 10
 
 // DefaultObjectCacheSize is the number of objects serve keeps when the
 // configuration does not say (about 1 to 2 KiB each).
@@ -104,7 +106,7 @@ func (c *objectCache) get(uid string) (storage.Object, []storage.Event, uint64, 
 // put stores what a missed read found, unless the shard saw an
 // invalidation since the read's ticket was taken or the cache is not live.
 func (c *objectCache) put(uid string, ticket uint64, obj storage.Object, events []storage.Event) {
-	if !c.live.Load() || objectBytes(obj, events) > maxCachedEventBytes {
+	if !c.live.Load() || objectBytes(obj, events) > maxCachedObjectBytes {
 		return
 	}
 	sh := c.shard(uid)

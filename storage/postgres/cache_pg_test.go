@@ -85,6 +85,33 @@ func TestObjectCache(t *testing.T) {
 		}
 	})
 
+	t.Run("PingsKeepItLive", func(t *testing.T) {
+		// The listener's own pings must come back: otherwise it would
+		// restart after two seconds and empty the cache.
+		a := openCached(t, srv.NewDatabase(t), "node-a")
+		uid := create(t, a)
+		// The create's own notification may still evict the first read's
+		// entry: read until one is a hit.
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			hits := a.ObjectCacheStats().Hits
+			state(t, a, uid)
+			if a.ObjectCacheStats().Hits > hits {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no read was a hit")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(3500 * time.Millisecond)
+		before := a.ObjectCacheStats()
+		state(t, a, uid)
+		after := a.ObjectCacheStats()
+		if !after.Live || after.Hits != before.Hits+1 {
+			t.Fatalf("after 3.5 s idle: live %v, hits %d -> %d; want live and a hit", after.Live, before.Hits, after.Hits)
+		}
+	})
+
 	t.Run("ListenerCutOff", func(t *testing.T) {
 		u := srv.NewDatabase(t)
 		a := openCached(t, u, "node-a")

@@ -74,7 +74,7 @@ func TestObjectCacheTickets(t *testing.T) {
 	t.Run("large objects not kept", func(t *testing.T) {
 		c := newObjectCache(64)
 		c.live.Store(true)
-		big := storage.Object{UID: uid, Attributes: make([]byte, maxCachedEventBytes+1)}
+		big := storage.Object{UID: uid, Attributes: make([]byte, maxCachedObjectBytes+1)}
 		_, _, ticket, _ := c.get(uid)
 		c.put(uid, ticket, big, nil)
 		if _, _, _, ok := c.get(uid); ok {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,18 +72,19 @@ func (s *Store) ObjectCacheStats() ObjectCacheStats {
 // backoff; while it is not listening the cache serves nothing.
 func (s *Store) listen(ctx context.Context, c *objectCache, first chan<- error) {
 	defer close(s.listenDone)
+	// ready answers EnableObjectCache once: with the first attempt's
+	// outcome, whichever way it ends.
+	var once sync.Once
+	ready := func(err error) { once.Do(func() { first <- err }) }
 	wait := relistenAfter
-	for attempt := 0; ; attempt++ {
-		err := s.listenOnce(ctx, c, first)
+	for {
+		err := s.listenOnce(ctx, c, ready)
 		c.live.Store(false)
 		c.flush()
 		if ctx.Err() != nil {
 			return
 		}
-		if first != nil {
-			first <- err
-			first = nil
-		}
+		ready(err)
 		s.log.Warn("storage: object cache off until its listener reconnects", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
@@ -94,9 +96,9 @@ func (s *Store) listen(ctx context.Context, c *objectCache, first chan<- error) 
 }
 
 // listenOnce connects, listens and applies notifications until the
-// connection fails or stops answering pings. It signals first (once) when
-// the cache goes live.
-func (s *Store) listenOnce(ctx context.Context, c *objectCache, first chan<- error) error {
+// connection fails or stops answering pings. It calls ready when the cache
+// goes live.
+func (s *Store) listenOnce(ctx context.Context, c *objectCache, ready func(error)) error {
 	conn, err := pgx.ConnectConfig(ctx, s.connConfig.Copy())
 	if err != nil {
 		return fmt.Errorf("storage: object cache listener: connect: %w", err)
@@ -108,9 +110,7 @@ func (s *Store) listenOnce(ctx context.Context, c *objectCache, first chan<- err
 	// Anything cached before now may have missed a notification.
 	c.flush()
 	c.live.Store(true)
-	if first != nil {
-		first <- nil
-	}
+	ready(nil)
 
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -138,8 +138,11 @@ func (s *Store) listenOnce(ctx context.Context, c *objectCache, first chan<- err
 	own := pingPrefix + strconv.FormatUint(uint64(conn.PgConn().PID()), 10) + ":"
 	tick := time.NewTicker(pingEvery)
 	defer tick.Stop()
-	var sent, echoed uint64
-	var sentAt time.Time // of the oldest unanswered ping
+	var (
+		seq       uint64    // pings sent
+		pending   bool      // ping seq has not come back yet
+		pendingAt time.Time // when it was sent
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -152,8 +155,8 @@ func (s *Store) listenOnce(ctx context.Context, c *objectCache, first chan<- err
 			case p == "*":
 				c.flush()
 			case strings.HasPrefix(p, own):
-				if v, err := strconv.ParseUint(p[len(own):], 10, 64); err == nil && v > echoed && v <= sent {
-					echoed = v
+				if p[len(own):] == strconv.FormatUint(seq, 10) {
+					pending = false
 				}
 			case strings.HasPrefix(p, pingPrefix):
 				// another process's ping
@@ -161,19 +164,20 @@ func (s *Store) listenOnce(ctx context.Context, c *objectCache, first chan<- err
 				c.invalidate(p)
 			}
 		case now := <-tick.C:
-			if echoed < sent && now.Sub(sentAt) > pingTimeout {
-				return fmt.Errorf("storage: object cache listener: a notification sent %s ago was not delivered", now.Sub(sentAt).Round(time.Millisecond))
+			if pending {
+				if now.Sub(pendingAt) > pingTimeout {
+					return fmt.Errorf("storage: object cache listener: a notification sent %s ago was not delivered", now.Sub(pendingAt).Round(time.Millisecond))
+				}
+				continue
 			}
+			seq++
 			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
-			_, err := s.pool.Exec(pctx, "SELECT pg_notify($1, $2)", notifyChannel, own+strconv.FormatUint(sent+1, 10))
+			_, err := s.pool.Exec(pctx, "SELECT pg_notify($1, $2)", notifyChannel, own+strconv.FormatUint(seq, 10))
 			cancel()
 			if err != nil {
 				return fmt.Errorf("storage: object cache listener: ping: %w", err)
 			}
-			if echoed == sent {
-				sentAt = now
-			}
-			sent++
+			pending, pendingAt = true, now
 		}
 	}
 }

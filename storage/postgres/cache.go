@@ -35,6 +35,7 @@ import (
 // its SELECT and stores the result only if nothing in the shard was
 // invalidated since: a result read before a change cannot be stored after
 // the change's invalidation has passed.
+//
 // This store's own writes are announced too, so each is dropped twice: the
 // second time only costs the next read a miss.
 

@@ -12,14 +12,19 @@ typedef unsigned long sr_ck_ulong;
 typedef struct { sr_ck_ulong type; void *pValue; sr_ck_ulong ulValueLen; } sr_ck_attribute;
 typedef sr_ck_ulong (*sr_get_attribute_value)(sr_ck_ulong, sr_ck_ulong, sr_ck_attribute *, sr_ck_ulong);
 
-static void *sr_get_attribute_value_of(const char *module) {
-	// The module is loaded already (miekg/pkcs11 and crypto11 opened it):
-	// dlopen returns the same instance, whose sessions are ours.
-	void *h = dlopen(module, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL) {
-		return NULL;
-	}
+// sr_open loads the module again: it is loaded already (miekg/pkcs11 and
+// crypto11 opened it), so dlopen returns the same instance, whose sessions
+// are ours, and only counts one more reference, which close drops.
+static void *sr_open(const char *module) {
+	return dlopen(module, RTLD_NOW | RTLD_LOCAL);
+}
+
+static void *sr_get_attribute_value_of(void *h) {
 	return dlsym(h, "C_GetAttributeValue");
+}
+
+static void sr_close(void *h) {
+	dlclose(h);
 }
 
 static sr_ck_ulong sr_get2(void *fn, sr_ck_ulong session, sr_ck_ulong object,
@@ -50,13 +55,26 @@ import (
 // that does not export it (PKCS#11 only requires C_GetFunctionList) keeps
 // miekg's path.
 type attrReader struct {
-	fn unsafe.Pointer // C_GetAttributeValue, or nil
+	lib unsafe.Pointer // our reference to the module, or nil
+	fn  unsafe.Pointer // C_GetAttributeValue, or nil
 }
 
 func newAttrReader(module string) attrReader {
 	cs := C.CString(module)
 	defer C.free(unsafe.Pointer(cs))
-	return attrReader{fn: C.sr_get_attribute_value_of(cs)}
+	lib := C.sr_open(cs)
+	if lib == nil {
+		return attrReader{}
+	}
+	return attrReader{lib: lib, fn: C.sr_get_attribute_value_of(lib)}
+}
+
+// close drops the reference newAttrReader took (Keystore.Close, after the
+// module's own teardown).
+func (r attrReader) close() {
+	if r.lib != nil {
+		C.sr_close(r.lib)
+	}
 }
 
 // get2 fills a and b with the values of attributes ta and tb of object h;

@@ -338,5 +338,6 @@ func (k *Keystore) teardown() error {
 		}
 	}
 	k.p.Destroy()
+	k.attrs.close()
 	return errors.Join(errs...)
 }

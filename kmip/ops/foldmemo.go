@@ -59,8 +59,9 @@ func (m *foldMemo) get(row storage.Object, events []storage.Event) (*object, boo
 	return &o, true
 }
 
-// put remembers o, folded from row and events after their binding check;
-// o must not be changed afterwards (put before applyDates or any change).
+// put remembers a copy of o, folded from row and events after their binding
+// check and before applyDates (the memo holds the stored state, not the
+// state at one moment).
 func (m *foldMemo) put(row storage.Object, events []storage.Event, o *object) {
 	if m == nil || m.max <= 0 {
 		return

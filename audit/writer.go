@@ -234,11 +234,7 @@ func (t *Trail) commit(ctx context.Context, batch []*appendReq) {
 // been answered with the error and is left out.
 func (t *Trail) chainBatch(ctx context.Context, batch []*appendReq) ([]storage.AuditRecord, []*appendReq) {
 	if _, atomic := t.store.(storage.AuditBatchStore); atomic {
-		in := make([]storage.AuditRecord, len(batch))
-		for i, r := range batch {
-			in[i] = r.rec
-		}
-		recs, err := t.sealRun(ctx, in, t.seq, t.chain)
+		recs, err := t.sealRun(ctx, recordsOf(batch), t.seq, t.chain)
 		if err != nil {
 			for _, r := range batch {
 				r.res <- err
@@ -263,6 +259,15 @@ func (t *Trail) chainBatch(ctx context.Context, batch []*appendReq) ([]storage.A
 		waiters = append(waiters, r)
 	}
 	return recs, waiters
+}
+
+// recordsOf is the records the requests carry, in order.
+func recordsOf(reqs []*appendReq) []storage.AuditRecord {
+	recs := make([]storage.AuditRecord, len(reqs))
+	for i, r := range reqs {
+		recs[i] = r.rec
+	}
+	return recs
 }
 
 // runPrev is the chain value run[i] was chained onto: run[i-1]'s, or start
@@ -343,11 +348,7 @@ func (t *Trail) commitChanges(ctx context.Context, batch []*appendReq) {
 		if len(reqs) == 0 {
 			return nil
 		}
-		in := make([]storage.AuditRecord, len(reqs))
-		for i, r := range reqs {
-			in[i] = r.rec
-		}
-		run, _ := t.sealRun(ctx, in, t.seq, t.chain)
+		run, _ := t.sealRun(ctx, recordsOf(reqs), t.seq, t.chain)
 		return run
 	}
 	sealer := func(allOrNothing bool) func(i int) (storage.AuditRecord, error) {

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strongroom/strongroom/storage"
@@ -70,6 +71,24 @@ type Trail struct {
 	stale bool
 
 	w writer // the group-commit goroutine's queue and lifecycle (writer.go)
+
+	observe atomic.Pointer[CommitObserver] // set by ObserveCommits
+}
+
+// CommitObserver is told of every group commit the writer makes: how many
+// records it carried, how many of them travelled with a change, and how
+// long it took from sealing to the answer (failed or not). It runs on the
+// writer goroutine, so it must not block.
+type CommitObserver func(records, changes int, d time.Duration, err error)
+
+// ObserveCommits sets the function told of each group commit (the metrics
+// endpoint's histograms); nil stops it.
+func (t *Trail) ObserveCommits(f CommitObserver) {
+	if f == nil {
+		t.observe.Store(nil)
+		return
+	}
+	t.observe.Store(&f)
 }
 
 // Open reads the node's last record and returns a trail that continues its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/strongroom/strongroom/storage"
 )
@@ -171,11 +172,29 @@ func (t *Trail) run(ctx context.Context) {
 				if len(batch) == 0 {
 					return
 				}
-				t.commit(ctx, batch)
+				t.observed(ctx, batch)
 			}
 		}
-		t.commit(ctx, t.collect(first))
+		t.observed(ctx, t.collect(first))
 	}
+}
+
+// observed runs commit and tells the observer, if any, what it took.
+func (t *Trail) observed(ctx context.Context, batch []*appendReq) {
+	f := t.observe.Load()
+	if f == nil {
+		t.commit(ctx, batch)
+		return
+	}
+	changes := 0
+	for _, r := range batch {
+		if r.change != nil {
+			changes++
+		}
+	}
+	start := time.Now()
+	err := t.commit(ctx, batch)
+	(*f)(len(batch), changes, time.Since(start), err)
 }
 
 // collect returns first (if any) and everything queued behind it, up to
@@ -198,23 +217,26 @@ func (t *Trail) collect(first *appendReq) []*appendReq {
 
 // commit seals batch in chain order, stores it in one transaction and
 // answers every waiter. It holds t.mu throughout, as a change's record
-// does from Seal to Done, so the two kinds of records form one chain.
-func (t *Trail) commit(ctx context.Context, batch []*appendReq) {
+// does from Seal to Done, so the two kinds of records form one chain. It
+// returns the batch's error, if the batch as a whole failed.
+func (t *Trail) commit(ctx context.Context, batch []*appendReq) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.reread(ctx); err != nil {
 		for _, r := range batch {
 			r.res <- err
 		}
-		return
+		return err
 	}
 	for _, r := range batch {
 		if r.change != nil {
-			t.commitChanges(ctx, batch)
-			return
+			return t.commitChanges(ctx, batch)
 		}
 	}
 	recs, waiters := t.chainBatch(ctx, batch)
+	if len(recs) == 0 && len(batch) > 0 {
+		return errors.New("audit: no record of the batch could be sealed")
+	}
 	n, err := t.write(ctx, recs)
 	for i, rec := range recs[:n] {
 		t.stored(rec)
@@ -227,6 +249,7 @@ func (t *Trail) commit(ctx context.Context, batch []*appendReq) {
 			r.res <- err
 		}
 	}
+	return err
 }
 
 // chainBatch chains batch's records after the chain's end for t.write and
@@ -317,7 +340,7 @@ func (t *Trail) write(ctx context.Context, recs []storage.AuditRecord) (int, err
 // order within a batch is free: its records were all queued while the
 // previous batch was committing, and a record on its own describes a
 // request already carried out, before any change of the batch commits.
-func (t *Trail) commitChanges(ctx context.Context, batch []*appendReq) {
+func (t *Trail) commitChanges(ctx context.Context, batch []*appendReq) error {
 	cs := t.store.(storage.AuditChangeStore) // Pending.Commit checked it
 	var alone, changes []*appendReq
 	for _, r := range batch {
@@ -392,7 +415,7 @@ func (t *Trail) commitChanges(ctx context.Context, batch []*appendReq) {
 		for _, r := range batch {
 			r.res <- err
 		}
-		return
+		return err
 	}
 	for i := range batch {
 		if errs[i] == nil && ok[i] {
@@ -408,4 +431,5 @@ func (t *Trail) commitChanges(ctx context.Context, batch []*appendReq) {
 	for i, r := range batch {
 		r.res <- errs[i]
 	}
+	return nil
 }

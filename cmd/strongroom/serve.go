@@ -119,6 +119,7 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	defer closeTrail()
+	mx.observeTrail(trail)
 	stopAnchoring := startAnchoring(ctx, cfg, trail, ks, store, log)
 	defer stopAnchoring()
 	svc := ops.New(ops.Config{Keys: ks, Store: store, Logger: log, ServerInfo: "Strongroom node " + cfg.Node + "; " + fips.String(), Audit: trail, FIPS: cfg.FIPS,

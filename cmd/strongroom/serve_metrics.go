@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/strongroom/strongroom/audit"
 	pkcs11hsm "github.com/strongroom/strongroom/hsm/pkcs11"
 	"github.com/strongroom/strongroom/internal/config"
 	"github.com/strongroom/strongroom/internal/metrics"
@@ -97,6 +98,13 @@ func (l *metricsListener) handler(h server.Handler) server.Handler {
 		return h
 	}
 	return l.m.Handler(h)
+}
+
+// observeTrail has the audit trail's group commits counted, when on.
+func (l *metricsListener) observeTrail(t *audit.Trail) {
+	if l.m != nil {
+		t.ObserveCommits(l.m.ObserveAuditCommit)
+	}
 }
 
 // observer is the connection observer, nil when metrics are off.

@@ -34,6 +34,8 @@ type Metrics struct {
 	conns      prometheus.Gauge
 	handshakes prometheus.Counter
 	hsmCalls   *prometheus.HistogramVec
+	auditDur   *prometheus.HistogramVec
+	auditRecs  prometheus.Histogram
 }
 
 var _ server.Observer = (*Metrics)(nil)
@@ -68,8 +70,18 @@ func New() *Metrics {
 			Help:    "Time an HSM call held its pooled session, by call.",
 			Buckets: latencyBuckets,
 		}, []string{"call"}),
+		auditDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "strongroom_audit_commit_duration_seconds",
+			Help:    "Time the audit trail's writer took for one group commit (seal, insert, commit), by result; every audited request waits for one.",
+			Buckets: latencyBuckets,
+		}, []string{"result"}),
+		auditRecs: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "strongroom_audit_commit_records",
+			Help:    "Audit records carried by one group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
 	}
-	m.reg.MustRegister(m.operations, m.duration, m.malformed, m.conns, m.handshakes, m.hsmCalls,
+	m.reg.MustRegister(m.operations, m.duration, m.malformed, m.conns, m.handshakes, m.hsmCalls, m.auditDur, m.auditRecs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -91,6 +103,16 @@ func (m *Metrics) HandshakeFailed() { m.handshakes.Inc() }
 // ObserveHSMCall is the pkcs11 Config.ObserveCall hook.
 func (m *Metrics) ObserveHSMCall(call string, d time.Duration) {
 	m.hsmCalls.WithLabelValues(call).Observe(d.Seconds())
+}
+
+// ObserveAuditCommit is the audit Trail's commit observer.
+func (m *Metrics) ObserveAuditCommit(records, _ int, d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "failed"
+	}
+	m.auditDur.WithLabelValues(result).Observe(d.Seconds())
+	m.auditRecs.Observe(float64(records))
 }
 
 // HSMPool exports the session pool's size and use, read at each scrape.

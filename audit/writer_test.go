@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -190,9 +191,19 @@ func TestGroupCommit(t *testing.T) {
 		tr := openTrail(t, "node-a", mac, g)
 		ctx := t.Context()
 		taken := uuid.NewString()
+		var (
+			createdMu sync.Mutex
+			created   = map[string]storage.Object{}
+		)
 		create := func(uid string) error {
 			p := tr.Begin(storage.AuditRecord{Operation: "Create", User: "u"})
-			obj := storage.Object{UID: uid, ObjectType: 2, KEK: "k", Blob: []byte{1}, BlobLength: 1}
+			// Distinct rows, so that the batch's one INSERT of every new
+			// object (storage/postgres commitPipelined) is seen to keep
+			// each row whole.
+			blob := []byte(uid)
+			obj := storage.Object{UID: uid, ObjectType: 2, Algorithm: 3, Length: int32(len(blob) * 8), KEK: "k-" + uid[:8],
+				Mechanism: 7, Blob: blob, BlobLength: len(blob), Attributes: []byte("attrs " + uid), MAC: []byte("mac " + uid),
+				Names: []string{"n-" + uid, `q"uo\te`}}
 			err := store.CreateObject(storage.WithAudit(ctx, p), obj)
 			if errors.Is(err, storage.ErrExists) {
 				p.Finish(ctx, "Operation Failed", "General Failure", "exists")
@@ -200,6 +211,9 @@ func TestGroupCommit(t *testing.T) {
 			}
 			if err == nil {
 				p.Finish(ctx, "Success", "", "")
+				createdMu.Lock()
+				created[uid] = obj
+				createdMu.Unlock()
 			}
 			return err
 		}
@@ -265,6 +279,24 @@ func TestGroupCommit(t *testing.T) {
 		for i, r := range recs[2 : 2+alone] {
 			if r.Operation != "Get" {
 				t.Errorf("record %d is %s, want a Get: the records on their own come first", i+3, r.Operation)
+			}
+		}
+		if len(created) != 1+2*changes {
+			t.Fatalf("%d objects created, want %d", len(created), 1+2*changes)
+		}
+		for uid, want := range created {
+			got, _, err := store.Object(ctx, uid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ObjectType != want.ObjectType || got.Algorithm != want.Algorithm || got.Length != want.Length ||
+				got.KEK != want.KEK || got.Mechanism != want.Mechanism || !bytes.Equal(got.Blob, want.Blob) ||
+				got.BlobLength != want.BlobLength || !bytes.Equal(got.Attributes, want.Attributes) || !bytes.Equal(got.MAC, want.MAC) {
+				t.Errorf("object %s read back as %+v, want %+v", uid, got, want)
+			}
+			recs, err := store.ListObjects(ctx, storage.Filter{Name: "n-" + uid, Limit: 10})
+			if err != nil || len(recs) != 1 || recs[0].Object.UID != uid {
+				t.Errorf("object %s not found alone by its name (%d found, %v)", uid, len(recs), err)
 			}
 		}
 	})

@@ -46,6 +46,10 @@ func sealAudit(ctx context.Context, b *pgx.Batch, uid string) (func(error), erro
 type batchChange struct {
 	b   *pgx.Batch
 	tag pgconn.CommandTag // of the first statement (ScrubBlob's UPDATE)
+	// object is CreateObject's new row, which b's first statement inserts
+	// (queueObjects): commitPipelined inserts the rows of every Create in
+	// the batch with one statement instead.
+	object *storage.Object
 }
 
 // Apply implements storage.AuditChange.
@@ -79,15 +83,20 @@ func (c *batchChange) queueInto(b *pgx.Batch) {
 // cache forgets the object once the write has ended, whatever its outcome
 // (a failed commit may still have committed).
 func (s *Store) writeAudited(ctx context.Context, b *pgx.Batch, uid string) (pgconn.CommandTag, error) {
+	return s.writeAuditedChange(ctx, &batchChange{b: b}, uid)
+}
+
+// writeAuditedChange is writeAudited for a change already described.
+func (s *Store) writeAuditedChange(ctx context.Context, ch *batchChange, uid string) (pgconn.CommandTag, error) {
 	if s.cache != nil {
 		defer s.cache.invalidate(uid)
 	}
 	if c, ok := storage.AuditFrom(ctx).(storage.AuditCommitter); ok {
-		ch := &batchChange{b: b}
 		if handled, err := c.Commit(ctx, uid, ch); handled {
 			return ch.tag, err
 		}
 	}
+	b := ch.b
 	done, err := sealAudit(ctx, b, uid)
 	if err != nil {
 		return pgconn.CommandTag{}, err
@@ -139,10 +148,25 @@ func (s *Store) CommitAuditBatch(ctx context.Context, items []storage.AuditItem,
 }
 
 // commitPipelined is CommitAuditBatch's fast path; false means nothing was
-// committed and the careful path must run.
+// committed and the careful path must run. The new objects of every
+// Create in the batch go first, in one INSERT (queueObjects); the order of
+// changes within a batch is free, since every one of them was requested
+// while the previous batch was committing.
 func (s *Store) commitPipelined(ctx context.Context, items []storage.AuditItem, seal func(i int) (storage.AuditRecord, error)) bool {
 	b := &pgx.Batch{}
 	first := make([]int, len(items)) // index in b of each change's first statement
+	var (
+		objs    []storage.Object
+		created []*batchChange
+	)
+	for _, it := range items {
+		if c, ok := it.Change.(*batchChange); ok && c.object != nil {
+			objs, created = append(objs, *c.object), append(created, c)
+		}
+	}
+	if len(objs) > 0 {
+		queueObjects(b, objs)
+	}
 	recs := make([]storage.AuditRecord, 0, len(items))
 	for i, it := range items {
 		first[i] = -1
@@ -151,8 +175,16 @@ func (s *Store) commitPipelined(ctx context.Context, items []storage.AuditItem, 
 			if !ok {
 				return false
 			}
-			first[i] = b.Len()
-			c.queueInto(b)
+			if c.object != nil {
+				// Its row is in the INSERT above; the rest (its events)
+				// follows.
+				for _, q := range c.b.QueuedQueries[1:] {
+					b.Queue(q.SQL, q.Arguments...)
+				}
+			} else {
+				first[i] = b.Len()
+				c.queueInto(b)
+			}
 		}
 		rec, err := seal(i)
 		if err != nil {
@@ -179,6 +211,9 @@ func (s *Store) commitPipelined(ctx context.Context, items []storage.AuditItem, 
 		if first[i] >= 0 {
 			it.Change.(*batchChange).tag = tags[first[i]]
 		}
+	}
+	for _, c := range created {
+		c.tag = pgconn.NewCommandTag("INSERT 0 1")
 	}
 	return true
 }

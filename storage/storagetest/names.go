@@ -30,6 +30,10 @@ func testListByName(t *testing.T, s storage.Store, strict bool) {
 	unknownEvent := mk([]string{}, nil)
 	other := mk([]string{"gamma"}, []string{"delta"})
 	none := mk([]string{})
+	// Names a store must keep exactly (PostgreSQL's array literals quote,
+	// escape and read NULL specially).
+	tricky := []string{`q"uo\te`, "NULL", "", "{x,y}", "a, b", "ünïcode", `\`}
+	trickyUID := mk(tricky)
 
 	recs, err := s.ListObjects(ctx(t), storage.Filter{Name: "alpha", Limit: 100})
 	if err != nil {
@@ -42,6 +46,25 @@ func testListByName(t *testing.T, s storage.Store, strict bool) {
 	for _, uid := range []string{started, renamed, unknown, unknownEvent} {
 		if !slices.Contains(got, uid) {
 			t.Errorf("Name filter left out candidate %s", uid)
+		}
+	}
+	for _, name := range tricky {
+		if name == "" {
+			continue // an empty Filter.Name filters nothing
+		}
+		recs, err := s.ListObjects(ctx(t), storage.Filter{Name: name, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range recs {
+			found = found || r.Object.UID == trickyUID
+			if strict && r.Object.UID == none {
+				t.Errorf("Name filter %q kept %s, which has no names", name, none)
+			}
+		}
+		if !found {
+			t.Errorf("Name filter %q left out the object named so", name)
 		}
 	}
 	if strict {

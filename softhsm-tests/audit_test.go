@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/strongroom/strongroom/audit"
 	"github.com/strongroom/strongroom/internal/pki"
 	"github.com/strongroom/strongroom/kmip"
@@ -167,17 +165,7 @@ func TestAuditTrail(t *testing.T) {
 
 	// The database owner (or a superuser) can turn the guard off; the
 	// chain still tells.
-	db, err := pgx.Connect(ctx, s.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(context.Background())
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	_, exec := s.sql(t)
 	exec(`ALTER TABLE audit_records DISABLE TRIGGER audit_records_guard`)
 	exec(`ALTER TABLE audit_records DROP CONSTRAINT audit_records_pkey`)
 	tampers := []struct {

@@ -1,14 +1,12 @@
 package softhsmtests
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	pkcs11hsm "github.com/strongroom/strongroom/hsm/pkcs11"
 	"github.com/strongroom/strongroom/kmip"
@@ -42,17 +40,7 @@ func TestRowBinding(t *testing.T) {
 			t.Fatalf("get before tampering: %v", err)
 		}
 	}
-	db, err := pgx.Connect(ctx, s.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(context.Background())
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	db, exec := s.sql(t)
 	var macLen, tag int
 	if err := db.QueryRow(ctx, `SELECT octet_length(mac), get_byte(mac, 0) FROM objects WHERE uid = $1`, uids[0]).Scan(&macLen, &tag); err != nil {
 		t.Fatal(err)
@@ -125,17 +113,7 @@ func TestRowBindingLegacyAndDestroyed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := pgx.Connect(ctx, s.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(context.Background())
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	db, exec := s.sql(t)
 	column := func(uid string) (macLen int, scrubbed bool) {
 		t.Helper()
 		if err := db.QueryRow(ctx, `SELECT octet_length(mac), blob IS NULL FROM objects WHERE uid = $1`, uid).Scan(&macLen, &scrubbed); err != nil {

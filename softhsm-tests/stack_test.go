@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/strongroom/strongroom/audit"
 	pkcs11hsm "github.com/strongroom/strongroom/hsm/pkcs11"
 	"github.com/strongroom/strongroom/internal/pgtest"
@@ -128,6 +130,24 @@ func newStack(t *testing.T) *stack {
 
 // tlsConfig is a client TLS configuration for one of the issued identities
 // ("admin", "client", "auditor").
+// sql connects to the node's database as its owner, for tests that change
+// rows behind the server's back; exec runs a statement and fails the test
+// if it fails.
+func (s *stack) sql(t *testing.T) (db *pgx.Conn, exec func(sql string, args ...any)) {
+	t.Helper()
+	db, err := pgx.Connect(t.Context(), s.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	return db, func(sql string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(t.Context(), sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+}
+
 func (s *stack) tlsConfig(t *testing.T, who string) *tls.Config {
 	t.Helper()
 	cert, key, _ := pki.CertKeyFiles(who)

@@ -76,10 +76,9 @@ type Trail struct {
 }
 
 // CommitObserver is told of every group commit the writer makes: how many
-// records it carried, how many of them travelled with a change, and how
-// long it took from sealing to the answer (failed or not). It runs on the
-// writer goroutine, so it must not block.
-type CommitObserver func(records, changes int, d time.Duration, err error)
+// records it carried and how long it took from sealing to the answer
+// (failed or not). It runs on the writer goroutine, so it must not block.
+type CommitObserver func(records int, d time.Duration, err error)
 
 // ObserveCommits sets the function told of each group commit (the metrics
 // endpoint's histograms); nil stops it.

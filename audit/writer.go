@@ -186,15 +186,9 @@ func (t *Trail) observed(ctx context.Context, batch []*appendReq) {
 		t.commit(ctx, batch)
 		return
 	}
-	changes := 0
-	for _, r := range batch {
-		if r.change != nil {
-			changes++
-		}
-	}
 	start := time.Now()
 	err := t.commit(ctx, batch)
-	(*f)(len(batch), changes, time.Since(start), err)
+	(*f)(len(batch), time.Since(start), err)
 }
 
 // collect returns first (if any) and everything queued behind it, up to

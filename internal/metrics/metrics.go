@@ -106,7 +106,7 @@ func (m *Metrics) ObserveHSMCall(call string, d time.Duration) {
 }
 
 // ObserveAuditCommit is the audit Trail's commit observer.
-func (m *Metrics) ObserveAuditCommit(records, _ int, d time.Duration, err error) {
+func (m *Metrics) ObserveAuditCommit(records int, d time.Duration, err error) {
 	result := "ok"
 	if err != nil {
 		result = "failed"

@@ -66,6 +66,8 @@ func TestMetrics(t *testing.T) {
 	m.ConnClosed()
 	m.HandshakeFailed()
 	m.ObserveHSMCall("unwrap", time.Millisecond)
+	m.ObserveAuditCommit(14, 2*time.Millisecond, nil)
+	m.ObserveAuditCommit(3, time.Millisecond, errors.New("commit failed"))
 	m.HSMPool(func() (int, int) { return 4, 1 })
 	m.PostgresPool(func() *pgxpool.Stat { return nil })
 	m.Replication(func(context.Context) ([]replication.PeerStatus, error) {
@@ -81,6 +83,9 @@ func TestMetrics(t *testing.T) {
 		`strongroom_kmip_connections_open 1`,
 		`strongroom_kmip_tls_handshake_failures_total 1`,
 		`strongroom_hsm_call_duration_seconds_count{call="unwrap"} 1`,
+		`strongroom_audit_commit_duration_seconds_count{result="ok"} 1`,
+		`strongroom_audit_commit_duration_seconds_count{result="failed"} 1`,
+		`strongroom_audit_commit_records_sum 17`,
 		`strongroom_hsm_sessions 4`,
 		`strongroom_hsm_sessions_in_use 1`,
 		`strongroom_replication_lag_bytes{peer="b"} 42`,

@@ -86,9 +86,12 @@ func (s *Store) writeAudited(ctx context.Context, b *pgx.Batch, uid string) (pgc
 	return s.writeAuditedChange(ctx, &batchChange{b: b}, uid)
 }
 
-// writeAuditedChange is writeAudited for a change already described.
+// writeAuditedChange is writeAudited for a change already described. A
+// Create (ch.object set) drops nothing from the cache: no read can have
+// cached a UID that had no row (migration 9 says why), and a drop would
+// fail the tickets of the reads in flight in its shard.
 func (s *Store) writeAuditedChange(ctx context.Context, ch *batchChange, uid string) (pgconn.CommandTag, error) {
-	if s.cache != nil {
+	if s.cache != nil && ch.object == nil {
 		defer s.cache.invalidate(uid)
 	}
 	if c, ok := storage.AuditFrom(ctx).(storage.AuditCommitter); ok {

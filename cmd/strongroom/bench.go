@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -21,15 +22,17 @@ func benchCommand() *cli.Command {
 	flags := slices.DeleteFunc(clientFlags(), func(f cli.Flag) bool { return slices.Contains(f.Names(), "kmip-version") })
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "measure a KMIP operation's rate and latency against any KMIP server",
+		Usage: "measure KMIP operations' rate and latency against any KMIP server",
 		Description: "N connections each send one request at a time for --duration (or --count operations) after\n" +
 			"--warmup. Prints a table, or with --json one object with ops_per_sec, p50_ms, p95_ms, p99_ms and errors.\n" +
 			"Operations: get, create, encrypt (AES-CBC, 32 bytes), locate (by Name), get-attributes (State),\n" +
-			"mongod (Get + Get Attributes State, mongod's start-up). Keys it needs are created first.",
+			"mongod (Get + Get Attributes State, mongod's start-up). Keys it needs are created first.\n" +
+			"A mix sends several in fixed proportions and reports each besides the total, e.g.\n" +
+			"--op get=6,get-attributes=2,create=1,encrypt=1 (JSON: a \"mix\" array with each operation's figures).",
 		Flags: append(flags,
 			&cli.StringFlag{Name: "kmip-version", Value: "1.2", Usage: "KMIP protocol version to speak (mongod's is 1.2)"},
 			&cli.StringFlag{Name: "server-name", Usage: "name to verify in the server certificate (default: the configuration's, else the host of --addr)"},
-			&cli.StringFlag{Name: "op", Value: "get", Usage: "operation: get|create|encrypt|locate|get-attributes|mongod"},
+			&cli.StringFlag{Name: "op", Value: "get", Usage: "operation: get|create|encrypt|locate|get-attributes|mongod, or a mix: op=weight,op=weight,..."},
 			&cli.IntFlag{Name: "conns", Value: 4, Usage: "concurrent connections"},
 			&cli.IntFlag{Name: "keys", Usage: "keys to go round (default one per connection; more than the server caches measures its uncached path)"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to measure"},
@@ -75,14 +78,7 @@ func runBench(c *cli.Context) error {
 	if c.Bool("json") {
 		return json.NewEncoder(os.Stdout).Encode(res)
 	}
-	fmt.Printf("%-15s %5s %6s %10s %10s %9s %9s %9s %9s %7s\n",
-		"op", "kmip", "conns", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors")
-	conns := fmt.Sprint(res.Conns)
-	if res.NewConnPerOp {
-		conns += "*"
-	}
-	fmt.Printf("%-15s %5s %6s %10d %10.0f %9.3f %9.3f %9.3f %9.3f %7d\n",
-		res.Op, res.KMIPVersion, conns, res.Ops, res.OpsPerSec, res.P50Ms, res.P95Ms, res.P99Ms, res.MaxMs, res.Errors)
+	printBenchTable(os.Stdout, res)
 	if res.NewConnPerOp {
 		fmt.Println("* a new TLS connection per operation")
 	}
@@ -111,4 +107,27 @@ func startCPUProfile(path string) (func(), error) {
 			fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
 		}
 	}, nil
+}
+
+// printBenchTable prints res as a table: one row, or for a mix one row per
+// operation (its weight after the name) and a total.
+func printBenchTable(w io.Writer, res kmipbench.Result) {
+	fmt.Fprintf(w, "%-18s %5s %6s %10s %10s %9s %9s %9s %9s %7s\n",
+		"op", "kmip", "conns", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors")
+	conns := fmt.Sprint(res.Conns)
+	if res.NewConnPerOp {
+		conns += "*"
+	}
+	row := func(name string, s kmipbench.Stats) {
+		fmt.Fprintf(w, "%-18s %5s %6s %10d %10.0f %9.3f %9.3f %9.3f %9.3f %7d\n",
+			name, res.KMIPVersion, conns, s.Ops, s.OpsPerSec, s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs, s.Errors)
+	}
+	if len(res.Mix) == 0 {
+		row(res.Op, res.Stats)
+		return
+	}
+	for _, o := range res.Mix {
+		row(fmt.Sprintf("%s ×%d", o.Op, o.Weight), o.Stats)
+	}
+	row("all", res.Stats)
 }

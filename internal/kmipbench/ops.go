@@ -52,20 +52,11 @@ func (fx *fixture) key(i int) int {
 	return k
 }
 
-// prepare creates what op needs (AES-256 keys, max(keys, workers) of them,
-// activated for the operations that need an Active key) and returns the
-// measured step.
-func prepare(ctx context.Context, cl *client.Client, op string, workers, keys int) (step, error) {
-	needKeys, activate := true, false
-	switch op {
-	case "create":
-		needKeys = false
-	case "encrypt", "mongod":
-		activate = true
-	case "get", "locate", "get-attributes":
-	default:
-		return nil, fmt.Errorf("kmipbench: unknown operation %q (one of %v)", op, Ops)
-	}
+// prepare creates what the mix needs (AES-256 keys, max(keys, workers) of
+// them, activated when an operation needs an Active key) and returns the
+// measured step of each of its operations, in the mix's order.
+func prepare(ctx context.Context, cl *client.Client, m mix, workers, keys int) ([]step, error) {
+	needKeys, activate := m.has("get", "locate", "get-attributes", "encrypt", "mongod"), m.has("encrypt", "mongod")
 	fx := fixture{workers: workers, next: make([]int, workers)}
 	if needKeys {
 		tag := make([]byte, 6)
@@ -76,11 +67,11 @@ func prepare(ctx context.Context, cl *client.Client, op string, workers, keys in
 			name := fmt.Sprintf("strongroom-bench-%x-%d", tag, i)
 			uid, err := cl.CreateAES(ctx, 256, client.NameAttr(name))
 			if err != nil {
-				return nil, fmt.Errorf("kmipbench: create the key to %s: %w", op, err)
+				return nil, fmt.Errorf("kmipbench: create the key to %s: %w", m, err)
 			}
 			if activate {
 				if err := cl.Activate(ctx, uid); err != nil {
-					return nil, fmt.Errorf("kmipbench: activate the key to %s: %w", op, err)
+					return nil, fmt.Errorf("kmipbench: activate the key to %s: %w", m, err)
 				}
 			}
 			fx.uids = append(fx.uids, uid)
@@ -95,25 +86,34 @@ func prepare(ctx context.Context, cl *client.Client, op string, workers, keys in
 			fx.gets = append(fx.gets, req)
 		}
 	}
+	steps := make([]step, len(m))
+	for i, e := range m {
+		steps[i] = fx.step(e.op)
+	}
+	return steps, nil
+}
+
+// step returns op's measured step (op is one of Ops).
+func (fx *fixture) step(op string) step {
 	switch op {
 	case "create":
 		return func(ctx context.Context, c *conn, _ int) error {
 			_, err := c.CreateAES(ctx, 256)
 			return err
-		}, nil
+		}
 	case "get":
-		return fx.get, nil
+		return fx.get
 	case "encrypt":
-		return fx.encrypt, nil
+		return fx.encrypt
 	case "locate":
-		return fx.locate, nil
+		return fx.locate
 	case "get-attributes":
 		return func(ctx context.Context, c *conn, i int) error {
 			_, err := fx.state(ctx, c, fx.key(i))
 			return err
-		}, nil
+		}
 	default: // mongod
-		return fx.mongod, nil
+		return fx.mongod
 	}
 }
 

@@ -26,7 +26,11 @@ type Options struct {
 	TLS  *tls.Config
 	// Version is the protocol version every request carries.
 	Version kmip.ProtocolVersion
-	// Op is one of Ops.
+	// Op is one of Ops, or a mix of them with weights:
+	// "get=6,get-attributes=2,create=1,encrypt=1" (a weight defaults to 1).
+	// Each connection goes round the mix in a fixed order that spreads
+	// every operation evenly (picker), and the result has each operation's
+	// figures besides the total.
 	Op string
 	// Conns is the number of concurrent connections (workers).
 	Conns int
@@ -57,12 +61,14 @@ type Options struct {
 // worker state shared by the run.
 type run struct {
 	opt      Options
-	step     step
+	mix      mix
+	steps    []step // one per operation of the mix
 	measured atomic.Bool
 	stop     atomic.Bool
-	started  atomic.Int64 // measured operations started (for Count)
-	done     atomic.Int64 // measured operations finished (for progress)
-	errs     atomic.Int64
+	started  atomic.Int64   // measured operations started (for Count)
+	done     atomic.Int64   // measured operations finished (for progress)
+	errs     atomic.Int64   // measured operations failed
+	opErrs   []atomic.Int64 // the same, by operation of the mix
 	firstErr atomic.Value
 	// epoch is the origin of worker.busy's clock.
 	epoch   time.Time
@@ -97,8 +103,12 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = 30 * time.Second
 	}
-	res := Result{Op: opt.Op, KMIPVersion: opt.Version.String(), Conns: opt.Conns, NewConnPerOp: opt.NewConnPerOp}
-	if opt.Keys > opt.Conns && opt.Op != "create" {
+	m, err := parseMix(opt.Op)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Op: m.String(), KMIPVersion: opt.Version.String(), Conns: opt.Conns, NewConnPerOp: opt.NewConnPerOp}
+	if opt.Keys > opt.Conns && m.has("get", "locate", "get-attributes", "encrypt", "mongod") {
 		res.Keys = opt.Keys
 	}
 
@@ -106,12 +116,13 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	st, err := prepare(ctx, setup.Client, opt.Op, opt.Conns, opt.Keys)
+	steps, err := prepare(ctx, setup.Client, m, opt.Conns, opt.Keys)
 	setup.Close()
 	if err != nil {
 		return res, err
 	}
-	r := &run{opt: opt, step: st, epoch: time.Now(), workers: make([]worker, opt.Conns)}
+	r := &run{opt: opt, mix: m, steps: steps, opErrs: make([]atomic.Int64, len(m)),
+		epoch: time.Now(), workers: make([]worker, opt.Conns)}
 
 	if opt.Idle > 0 {
 		idle, err := openIdle(ctx, opt, opt.Idle)
@@ -140,7 +151,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		}
 	}
 
-	lats := make([][]time.Duration, opt.Conns)
+	lats := make([][][]time.Duration, opt.Conns) // by worker, then operation
 	var wg sync.WaitGroup
 	workersDone := make(chan struct{})
 	watched := make(chan struct{})
@@ -175,9 +186,20 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		fmt.Fprintln(opt.Progress)
 	}
 
+	res.Seconds = round3(elapsed.Seconds())
 	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
+	for j, e := range m {
+		var own []time.Duration
+		for _, l := range lats {
+			own = append(own, l[j]...)
+		}
+		all = append(all, own...)
+		if len(m) > 1 {
+			o := OpResult{Op: e.op, Weight: e.weight}
+			o.summarize(own, elapsed)
+			o.Errors = r.opErrs[j].Load()
+			res.Mix = append(res.Mix, o)
+		}
 	}
 	res.summarize(all, elapsed)
 	res.Errors = r.errs.Load()
@@ -218,13 +240,13 @@ func (r *run) progress(el time.Duration) {
 	}
 	n := r.done.Load()
 	fmt.Fprintf(r.opt.Progress, "\rbench %s: %4.0fs  %9d ops  %9.0f ops/s  %d errors ",
-		r.opt.Op, el.Seconds(), n, float64(n)/el.Seconds(), r.errs.Load())
+		r.mix, el.Seconds(), n, float64(n)/el.Seconds(), r.errs.Load())
 }
 
 // sleep waits d (or until ctx ends), printing a warm-up line.
 func (r *run) sleep(ctx context.Context, d time.Duration, what string) {
 	if r.opt.Progress != nil {
-		fmt.Fprintf(r.opt.Progress, "\rbench %s: %s %s", r.opt.Op, what, d)
+		fmt.Fprintf(r.opt.Progress, "\rbench %s: %s %s", r.mix, what, d)
 	}
 	select {
 	case <-ctx.Done():
@@ -233,14 +255,18 @@ func (r *run) sleep(ctx context.Context, d time.Duration, what string) {
 }
 
 // work runs operations on worker i until the run stops and returns the
-// latencies of the measured, successful ones. A connection broken by an
-// error is replaced.
-func (r *run) work(ctx context.Context, i int, cl *conn) []time.Duration {
+// latencies of the measured, successful ones, by operation of the mix. A
+// connection broken by an error is replaced.
+func (r *run) work(ctx context.Context, i int, cl *conn) [][]time.Duration {
 	w := &r.workers[i]
 	w.conn.Store(cl)
 	// The watchdog bounds each operation and ends them with ctx.
 	opCtx := context.WithoutCancel(ctx)
-	lat := make([]time.Duration, 0, 4096)
+	pick := r.mix.picker(i)
+	lat := make([][]time.Duration, len(r.mix))
+	for j, e := range r.mix {
+		lat[j] = make([]time.Duration, 0, 4096*e.weight/pick.total+16)
+	}
 	defer func() {
 		if cl != nil {
 			cl.Close()
@@ -253,8 +279,9 @@ func (r *run) work(ctx context.Context, i int, cl *conn) []time.Duration {
 			time.Sleep(time.Millisecond)
 			continue
 		}
+		op := pick.next()
 		t0 := time.Now()
-		err := r.once(ctx, opCtx, i, &cl, t0)
+		err := r.once(ctx, opCtx, i, op, &cl, t0)
 		d := time.Since(t0)
 		if err != nil && cl != nil {
 			// The connection may be unusable; start afresh.
@@ -267,18 +294,24 @@ func (r *run) work(ctx context.Context, i int, cl *conn) []time.Duration {
 		}
 		if err != nil {
 			r.errs.Add(1)
-			r.firstErr.CompareAndSwap(nil, err.Error())
+			r.opErrs[op].Add(1)
+			msg := err.Error()
+			if len(r.mix) > 1 {
+				msg = r.mix[op].op + ": " + msg
+			}
+			r.firstErr.CompareAndSwap(nil, msg)
 			continue
 		}
-		lat = append(lat, d)
+		lat[op] = append(lat[op], d)
 		r.done.Add(1)
 	}
 	return lat
 }
 
-// once runs worker i's operation that started at t0, dialing first when there is
-// no connection (a new connection per operation, or after an error).
-func (r *run) once(ctx, opCtx context.Context, i int, cl **conn, t0 time.Time) error {
+// once runs operation op (an index into the mix) for worker i, started at
+// t0, dialing first when there is no connection (a new connection per
+// operation, or after an error).
+func (r *run) once(ctx, opCtx context.Context, i, op int, cl **conn, t0 time.Time) error {
 	w := &r.workers[i]
 	if *cl == nil {
 		dctx, cancel := context.WithTimeout(ctx, r.opt.Timeout)
@@ -292,7 +325,7 @@ func (r *run) once(ctx, opCtx context.Context, i int, cl **conn, t0 time.Time) e
 	}
 	begin := max(t0.Sub(r.epoch).Nanoseconds(), 1)
 	w.busy.Store(begin)
-	err := r.step(opCtx, *cl, i)
+	err := r.steps[op](opCtx, *cl, i)
 	if !w.busy.CompareAndSwap(begin, 0) {
 		// The watchdog closed the connection under the operation.
 		w.busy.Store(0)

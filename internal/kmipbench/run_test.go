@@ -189,3 +189,69 @@ func TestRunTimesOutAndCancels(t *testing.T) {
 		t.Fatalf("Run took %v after its context ended", d)
 	}
 }
+
+// TestRunMix: a mix reports each operation besides the total, in the mix's
+// order; the shares follow the weights (each worker goes round whole cycles
+// but for its last), and the per-operation figures add up to the total's.
+func TestRunMix(t *testing.T) {
+	addr, cfg := ceiling(t)
+	v, _ := kmipbench.ParseVersion("1.2")
+	const conns = 3
+	res, err := kmipbench.Run(context.Background(), kmipbench.Options{
+		Addr: addr, TLS: cfg, Version: v, Op: "get=6, get-attributes=2,create=1,encrypt=1", Conns: conns,
+		Duration: 400 * time.Millisecond, Warmup: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Op != "get=6,get-attributes=2,create=1,encrypt=1" {
+		t.Fatalf("op %q, want the canonical mix", res.Op)
+	}
+	if res.Errors != 0 || res.Ops < 100 {
+		t.Fatalf("ops %d, errors %d (%s)", res.Ops, res.Errors, res.FirstError)
+	}
+	want := []struct {
+		op     string
+		weight int
+	}{{"get", 6}, {"get-attributes", 2}, {"create", 1}, {"encrypt", 1}}
+	if len(res.Mix) != len(want) {
+		t.Fatalf("mix has %d operations: %+v", len(res.Mix), res.Mix)
+	}
+	var ops int64
+	var rate float64
+	for i, o := range res.Mix {
+		if o.Op != want[i].op || o.Weight != want[i].weight {
+			t.Fatalf("mix[%d] = %s×%d, want %s×%d", i, o.Op, o.Weight, want[i].op, want[i].weight)
+		}
+		// Each worker may stop anywhere in its last cycle of 10.
+		share := float64(res.Ops) * float64(o.Weight) / 10
+		if d := float64(o.Ops) - share; d > conns*10 || d < -conns*10 {
+			t.Errorf("%s: %d operations of %d, want about %.0f", o.Op, o.Ops, res.Ops, share)
+		}
+		if o.Ops > 0 && !(o.P50Ms <= o.P99Ms && o.P99Ms <= o.MaxMs && o.MaxMs <= res.MaxMs) {
+			t.Errorf("%s: percentiles out of order: %+v (all: max %v)", o.Op, o.Stats, res.MaxMs)
+		}
+		ops += o.Ops
+		rate += o.OpsPerSec
+	}
+	if ops != res.Ops || rate < res.OpsPerSec-0.01 || rate > res.OpsPerSec+0.01 {
+		t.Fatalf("operations add up to %d at %.3f/s, total says %d at %.3f/s", ops, rate, res.Ops, res.OpsPerSec)
+	}
+	b, _ := json.Marshal(res)
+	var m struct {
+		OpsPerSec *float64         `json:"ops_per_sec"`
+		Mix       []map[string]any `json:"mix"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.OpsPerSec == nil || len(m.Mix) != 4 || m.Mix[0]["p99_ms"] == nil {
+		t.Fatalf("JSON: %s", b)
+	}
+
+	// A single operation's JSON has no mix.
+	one, err := kmipbench.Run(context.Background(), kmipbench.Options{Addr: addr, TLS: cfg, Version: v, Op: "get", Conns: 1, Count: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(one); strings.Contains(string(b), `"mix"`) {
+		t.Fatalf("single operation's JSON has a mix: %s", b)
+	}
+}

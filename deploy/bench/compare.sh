@@ -122,6 +122,13 @@ for op in encrypt get-attributes mongod locate; do
 	run strongroom "$STRONGROOM_ADDR" $op "$first_conns"
 	run pykmip "127.0.0.1:$py_port" $op "$first_conns"
 done
+# A fleet of databases: mostly start-ups' reads, some new keys and some
+# encryption, in one run (report.py knows this mix by name).
+mix=get=6,get-attributes=2,create=1,encrypt=1
+for n in $conns_list; do
+	run strongroom "$STRONGROOM_ADDR" "$mix" "$n"
+	run pykmip "127.0.0.1:$py_port" "$mix" "$n"
+done
 run ceiling "127.0.0.1:$ceil_port" get "$first_conns" --new-conn-per-op
 run strongroom "$STRONGROOM_ADDR" get "$first_conns" --new-conn-per-op
 run pykmip "127.0.0.1:$py_port" get "$first_conns" --new-conn-per-op

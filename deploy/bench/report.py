@@ -98,11 +98,21 @@ table = [(op, n, False, 0) for n in conns for op in ("get", "create")]
 table += [("get", n, False, 4096) for n in conns]
 table += [(op, first, False, 0) for op in ("encrypt", "get-attributes", "mongod", "locate")]
 table += [("get", first, True, 0)]
+MIX = "get=6,get-attributes=2,create=1,encrypt=1"  # compare.sh's mix
+table += [(MIX, n, False, 0) for n in conns]
+
+
+def op_label(op):
+    if "=" not in op:
+        return op
+    return "mix " + " : ".join(p.replace("=", " ") for p in op.split(","))
+
+
 for op, n, nc, keys in table:
     s, p, c = find("strongroom", op, n, nc, keys), find("pykmip", op, n, nc, keys), find("ceiling", op, n, nc, keys)
     if not (s or p):
         continue
-    label = op + (" (new TLS connection each)" if nc else "") + (f" ({keys:,} keys, beyond the key cache)" if keys else "")
+    label = op_label(op) + (" (new TLS connection each)" if nc else "") + (f" ({keys:,} keys, beyond the key cache)" if keys else "")
     w(f"| {label} | {n} | {fnum(rate(s))} | {fms(s and s['p50_ms'])} | {fms(s and s['p95_ms'])} | {fms(s and s['p99_ms'])} "
       f"| {fnum(rate(p))} | {fms(p and p['p50_ms'])} | {fms(p and p['p99_ms'])} | {fnum(rate(c))} "
       f"| {ratio(rate(s), rate(p))} | {ratio(rate(s), rate(c))} |")
@@ -111,8 +121,27 @@ failed = [f"{r.get('target')} {r.get('op')}" for r in rows if r.get("failed")]
 w("")
 w(f"Errors over all runs: {errs}." + (f" Failed to run: {', '.join(failed)}." if failed else ""))
 w("mongod = Get + Get Attributes(State), what mongod sends at every start; locate = Locate by Name; encrypt =")
-w("AES-CBC of 32 bytes with explicit parameters (PyKMIP requires them).")
+w("AES-CBC of 32 bytes with explicit parameters (PyKMIP requires them). mix = those operations in one run, in the")
+w("proportions shown, each connection going round them in a fixed, evenly spread order (`--op " + MIX + "`).")
 w("")
+mixes = [(n, find("strongroom", MIX, n), find("pykmip", MIX, n)) for n in conns]
+if any(s or p for _, s, p in mixes):
+    w("## The mix, operation by operation")
+    w("")
+    w("Each operation's share of the mixed runs above: how a Create waiting for its commit, or an Encrypt, "
+      "changes the latency of the Gets beside it.")
+    w("")
+    w("| conns | op | Strongroom ops/s | p50 ms | p99 ms | PyKMIP ops/s | p50 ms | p99 ms |")
+    w("|---|---|---|---|---|---|---|---|")
+    for n, s, p in mixes:
+        sm = {o["op"]: o for o in (s or {}).get("mix", [])}
+        pm = {o["op"]: o for o in (p or {}).get("mix", [])}
+        for part in MIX.split(","):
+            o = part.split("=")[0]
+            so, po = sm.get(o), pm.get(o)
+            w(f"| {n} | {o} | {fnum(rate(so))} | {fms(so and so['p50_ms'])} | {fms(so and so['p99_ms'])} "
+              f"| {fnum(rate(po))} | {fms(po and po['p50_ms'])} | {fms(po and po['p99_ms'])} |")
+    w("")
 w("## The machine's limits")
 w("")
 w("| limit | ops/s |")
@@ -275,5 +304,6 @@ w("")
 w("```sh")
 w("make bench                                  # = bash deploy/bench/compare.sh; BENCH_DURATION=10s BENCH_CONNS='4 32'")
 w(". /tmp/<dir>/env && strongroom bench --op get --conns 32 --duration 10s [--json]   # against any KMIP server: --addr --ca --cert --key")
+w("strongroom bench --op " + MIX + " --conns 4             # a mix: each operation's figures and the total")
 w("```")
 print("\n".join(out))

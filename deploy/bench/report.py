@@ -25,7 +25,9 @@ rows = load(sys.argv[1])
 m = machine(sys.argv[2])
 
 
-def find(target, op, conns=None, newconn=False, keys=0):
+def matches(target, op, conns=None, newconn=False, keys=0, round_=None):
+    """Every successful row of one cell, in the order measured."""
+    out = []
     for r in rows:
         if r.get("target") != target or r.get("op") != op or r.get("failed"):
             continue
@@ -35,8 +37,17 @@ def find(target, op, conns=None, newconn=False, keys=0):
             continue
         if target not in ("hsm", "postgres") and bool(r.get("new_conn_per_op")) != newconn:
             continue
-        return r
-    return None
+        if round_ is not None and r.get("round", 1) != round_:
+            continue
+        out.append(r)
+    return out
+
+
+def find(target, op, conns=None, newconn=False, keys=0):
+    """The cell's row, or for a cell measured in several rounds the round of
+    median rate (the lower middle one for an even count)."""
+    rs = sorted(matches(target, op, conns, newconn, keys), key=lambda r: r.get("ops_per_sec", 0))
+    return rs[(len(rs) - 1) // 2] if rs else None
 
 
 def rate(r):
@@ -124,6 +135,22 @@ w("mongod = Get + Get Attributes(State), what mongod sends at every start; locat
 w("AES-CBC of 32 bytes with explicit parameters (PyKMIP requires them). mix = those operations in one run, in the")
 w("proportions shown, each connection going round them in a fixed, evenly spread order (`--op " + MIX + "`).")
 w("")
+rounds_seen = sorted({r.get("round", 1) for r in rows if r.get("target") == "strongroom" and r.get("op") == "get"})
+if len(rounds_seen) > 1:
+    w(f"Get and create were measured in {len(rounds_seen)} rounds, every server in turn in each; the table above shows the")
+    w("round of median rate, and the targets below compare each round's figures with the same round's.")
+    w("")
+    w("| op | conns | round | Strongroom ops/s | p99 ms | PyKMIP ops/s | bare TLS ops/s | Strongroom ÷ PyKMIP |")
+    w("|---|---|---|---|---|---|---|---|")
+    for op in ("get", "create"):
+        for n in conns:
+            for k in rounds_seen:
+                s = next(iter(matches("strongroom", op, n, round_=k)), None)
+                p = next(iter(matches("pykmip", op, n, round_=k)), None)
+                c = next(iter(matches("ceiling", op, n, round_=k)), None)
+                w(f"| {op} | {n} | {k} | {fnum(rate(s))} | {fms(s and s['p99_ms'])} | {fnum(rate(p))} | {fnum(rate(c))} "
+                  f"| {ratio(rate(s), rate(p))} |")
+    w("")
 mixes = [(n, find("strongroom", MIX, n), find("pykmip", MIX, n)) for n in conns]
 if any(s or p for _, s, p in mixes):
     w("## The mix, operation by operation")
@@ -195,6 +222,26 @@ def verdict(ok):
     return "–" if ok is None else ("yes" if ok else "**no**")
 
 
+round_ids = sorted({r.get("round", 1) for r in rows if r.get("target") == "strongroom" and r.get("op") in ("get", "create")})
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[(len(xs) - 1) // 2] if xs else None
+
+
+def round_ratios(op):
+    """(round, Strongroom's best rate, PyKMIP's best rate, their ratio) for
+    each round that measured both."""
+    out = []
+    for k in round_ids:
+        s = max((rate(r) for n in conns for r in matches("strongroom", op, n, round_=k)), default=None)
+        p = max((rate(r) for n in conns for r in matches("pykmip", op, n, round_=k)), default=None)
+        if s and p:
+            out.append((k, s, p, s / p))
+    return out
+
+
 def best(target, op):
     rs = [find(target, op, n) for n in conns]
     rs = [r for r in rs if r]
@@ -214,13 +261,28 @@ def cmp(a, b, k):
     return None if not a or not b else a >= k * b
 
 
-g_ok = cmp(rate(sg), rate(pg_), 30)
-w(f"| Get ≥ 30 × PyKMIP's (best of each) | {fnum(rate(sg))} vs {fnum(rate(pg_))} = {ratio(rate(sg), rate(pg_))} | {verdict(g_ok)} |")
+def judged_by_rounds(op, k):
+    """A row of the targets table for "op ≥ k × PyKMIP's": each round's best
+    Strongroom rate (over the connection counts) against the same round's
+    best PyKMIP rate, and the verdict on the median of those ratios."""
+    rr = round_ratios(op)
+    if not rr:
+        return "–", None
+    med = median([q for *_, q in rr])
+    if len(rr) == 1:
+        _, s, p, q = rr[0]
+        return f"{fnum(s)} vs {fnum(p)} = {ratio(s, p)}", med >= k
+    each = "; ".join(f"{fnum(s)} vs {fnum(p)} = {ratio(s, p)}" for _, s, p, _ in rr)
+    return f"median {med:.1f}× over {len(rr)} rounds ({each})", med >= k
+
+
+g_text, g_ok = judged_by_rounds("get", 30)
+w(f"| Get ≥ 30 × PyKMIP's (best connection count of each) | {g_text} | {verdict(g_ok)} |")
 tight = min(filter(None, [rate(cg), hsm_get]), default=None)
 g2 = cmp(rate(sg), tight, 0.5)
 w(f"| Get ≥ ½ of the tighter of bare TLS ({fnum(rate(cg))}) and the HSM calls one Get needs ({fnum(hsm_get)}) | {fnum(rate(sg))} = {ratio(rate(sg), tight)} of {fnum(tight)} | {verdict(g2)} |")
-c_ok = cmp(rate(sc), rate(pc), 20)
-w(f"| Create ≥ 20 × PyKMIP's | {fnum(rate(sc))} vs {fnum(rate(pc))} = {ratio(rate(sc), rate(pc))} | {verdict(c_ok)} |")
+c_text, c_ok = judged_by_rounds("create", 20)
+w(f"| Create ≥ 20 × PyKMIP's (best connection count of each) | {c_text} | {verdict(c_ok)} |")
 # The HSM and PostgreSQL share the same cores: together they allow
 # 1/(1/H + 1/P) Creates per second when both are CPU-bound.
 together = 1 / (1 / hsm_create + 1 / pg_best) if hsm_create and pg_best else None
@@ -302,7 +364,7 @@ if os.path.exists(notes):
 w("## Reproduce")
 w("")
 w("```sh")
-w("make bench                                  # = bash deploy/bench/compare.sh; BENCH_DURATION=10s BENCH_CONNS='4 32'")
+w("make bench                                  # = bash deploy/bench/compare.sh; BENCH_DURATION=10s BENCH_CONNS='4 32' BENCH_ROUNDS=3")
 w(". /tmp/<dir>/env && strongroom bench --op get --conns 32 --duration 10s [--json]   # against any KMIP server: --addr --ca --cert --key")
 w("strongroom bench --op " + MIX + " --conns 4             # a mix: each operation's figures and the total")
 w("```")

@@ -49,3 +49,6 @@ func (k *Keystore) SwapCachedHandleForTest(a, b hsm.Wrapped) bool {
 	ea.Value.(*cacheEntry).h = eb.Value.(*cacheEntry).h
 	return true
 }
+
+// DataKeyTemplateForTest exposes the template of short-lived data keys.
+var DataKeyTemplateForTest = dataKeyAttrs

@@ -42,17 +42,21 @@ func kindSpec(kind hsm.KeyKind, n int) (keyType, genMech uint, err error) {
 // dataKeyAttrs are the attributes shared by every short-lived data key: a
 // session object with no usage at all. It exists only to be wrapped
 // (EXTRACTABLE, which C_WrapKey needs) or read after an unwrap, so it may do
-// nothing else.
+// nothing else. A sensitive one (a key generated, imported or unwrapped to
+// be wrapped) lives within one call; a readable one (sensitive false) is
+// what an unwrap leaves for Get to read, and the key cache keeps.
 //
-// A sensitive key is also CKA_PRIVATE. A readable one (sensitive false: the
-// object an unwrap leaves for Get to read, and the key cache keeps) is not:
-// its value is read out to the process at every Get anyway, and a session
-// object is visible only to this process's sessions, which are logged in
-// for their whole life. CKA_PRIVATE on it bought nothing but cost: SoftHSM2
-// keeps a private object's byte attributes encrypted under the token key in
-// its own (our process's) memory and decrypts CKA_ID and CKA_VALUE at every
-// read, which was more than half of a cached Get's time in the token
-// (measured in BenchmarkUnwrap: warm 47 -> 20 µs, cold 105 -> 85 µs). The
+// None is CKA_PRIVATE. A session object is visible only to the sessions of
+// the process that made it, and this process's sessions are logged in for
+// their whole life, so CKA_PRIVATE grants or withholds nothing here; an HSM
+// keeps the object inside itself either way, and SENSITIVE alone decides
+// whether its value can be read. What CKA_PRIVATE did cost: SoftHSM2 keeps
+// a private object's byte attributes encrypted under the token key in its
+// own (our process's) memory, encrypts CKA_VALUE when the key is made and
+// decrypts it at every use. That was more than half of a cached Get's time
+// in the token (BenchmarkUnwrap: warm 47 -> 20 µs, cold 105 -> 85 µs) and
+// about a sixth of a Create's (BenchmarkGenerateWrapped: serial 230-237 ->
+// 191-201 µs, parallel 251-253 -> 166-210 µs, alternated twice). The
 // process itself is kept from core dumps and ptrace (cmd/strongroom's
 // hardening), which is what protects that memory.
 func dataKeyAttrs(keyType uint, sensitive bool) []*pkcs11.Attribute {
@@ -60,7 +64,7 @@ func dataKeyAttrs(keyType uint, sensitive bool) []*pkcs11.Attribute {
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, sensitive),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, sensitive),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, false),

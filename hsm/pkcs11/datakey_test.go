@@ -1,0 +1,63 @@
+package pkcs11hsm_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/miekg/pkcs11"
+	"github.com/strongroom/strongroom/hsm"
+	pkcs11hsm "github.com/strongroom/strongroom/hsm/pkcs11"
+)
+
+// TestDataKeyTemplate: the short-lived data keys are not CKA_PRIVATE (see
+// dataKeyAttrs), so what keeps them in the token is the rest of the
+// template. A key made the way GenerateWrapped makes one is a session
+// object whose value cannot be read and that can do nothing but be
+// wrapped; a readable one (Get's) can be read and do nothing else; and
+// GenerateWrapped leaves no object behind.
+func TestDataKeyTemplate(t *testing.T) {
+	ks, _ := newKeystoreWith(t, 1, func(c *pkcs11hsm.Config) { c.KeyCacheSize = -1 })
+	ctx := context.Background()
+	if _, err := ks.EnsureKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := sessionSecrets(t, ks)
+	if _, err := ks.GenerateWrapped(ctx, hsm.KindAES, 256); err != nil {
+		t.Fatal(err)
+	}
+	if n := sessionSecrets(t, ks); n != before {
+		t.Fatalf("%d secret session objects after GenerateWrapped, want %d", n, before)
+	}
+	for _, sensitive := range []bool{true, false} {
+		err := ks.WithTokenForTest(ctx, func(p *pkcs11.Ctx, sh pkcs11.SessionHandle, kek, _ pkcs11.ObjectHandle) error {
+			tmpl := append(pkcs11hsm.DataKeyTemplateForTest(pkcs11.CKK_AES, sensitive), pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32))
+			h, err := p.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, tmpl)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = p.DestroyObject(sh, h) }()
+			checkBools(t, p, sh, h, []uint{pkcs11.CKA_TOKEN, pkcs11.CKA_PRIVATE, pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT,
+				pkcs11.CKA_WRAP, pkcs11.CKA_UNWRAP, pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY, pkcs11.CKA_DERIVE}, false)
+			checkBools(t, p, sh, h, []uint{pkcs11.CKA_SENSITIVE}, sensitive)
+			_, err = p.GetAttributeValue(sh, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+			if sensitive != errors.Is(err, pkcs11.Error(pkcs11.CKR_ATTRIBUTE_SENSITIVE)) {
+				t.Errorf("sensitive %v: reading CKA_VALUE gave %v", sensitive, err)
+			}
+			err = p.EncryptInit(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_ECB, nil)}, h)
+			if !errors.Is(err, pkcs11.Error(pkcs11.CKR_KEY_FUNCTION_NOT_PERMITTED)) {
+				t.Errorf("sensitive %v: encrypting with a data key gave %v", sensitive, err)
+			}
+			if sensitive {
+				// What it exists for: wrapped under the KEK.
+				if _, err := p.WrapKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11hsm.MechAESKeyWrapPad, nil)}, kek, h); err != nil {
+					t.Errorf("wrapping the data key: %v", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -90,7 +90,8 @@ ceil_port=$(free_port)
 pids+=($!)
 wait_port "$ceil_port"
 
-# tag TARGET: add "target" to the one-line JSON objects on stdin.
+# tag TARGET: add "target" and the current round to the one-line JSON objects
+# on stdin.
 tag() { sed 's/^{/{"target":"'"$1"'","round":'"$round"',/'; }
 round=1
 

@@ -62,10 +62,18 @@ func (m mix) String() string {
 	return strings.Join(parts, ",")
 }
 
-// has reports whether the mix sends op.
+// has reports whether the mix sends any of ops.
 func (m mix) has(ops ...string) bool {
 	return slices.ContainsFunc(m, func(e mixEntry) bool { return slices.Contains(ops, e.op) })
 }
+
+// usesKeys reports whether an operation of the mix works on keys the set-up
+// creates (every one but create).
+func (m mix) usesKeys() bool { return slices.ContainsFunc(m, func(e mixEntry) bool { return e.op != "create" }) }
+
+// needsActive reports whether an operation of the mix needs those keys
+// Active (encrypt, and mongod, which checks the State).
+func (m mix) needsActive() bool { return m.has("encrypt", "mongod") }
 
 // picker chooses a worker's next operation by smooth weighted round robin:
 // every cycle of total picks holds each operation exactly its weight's

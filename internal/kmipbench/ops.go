@@ -56,9 +56,8 @@ func (fx *fixture) key(i int) int {
 // them, activated when an operation needs an Active key) and returns the
 // measured step of each of its operations, in the mix's order.
 func prepare(ctx context.Context, cl *client.Client, m mix, workers, keys int) ([]step, error) {
-	needKeys, activate := m.has("get", "locate", "get-attributes", "encrypt", "mongod"), m.has("encrypt", "mongod")
 	fx := fixture{workers: workers, next: make([]int, workers)}
-	if needKeys {
+	if m.usesKeys() {
 		tag := make([]byte, 6)
 		if _, err := rand.Read(tag); err != nil {
 			return nil, err
@@ -69,7 +68,7 @@ func prepare(ctx context.Context, cl *client.Client, m mix, workers, keys int) (
 			if err != nil {
 				return nil, fmt.Errorf("kmipbench: create the key to %s: %w", m, err)
 			}
-			if activate {
+			if m.needsActive() {
 				if err := cl.Activate(ctx, uid); err != nil {
 					return nil, fmt.Errorf("kmipbench: activate the key to %s: %w", m, err)
 				}

@@ -108,7 +108,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Op: m.String(), KMIPVersion: opt.Version.String(), Conns: opt.Conns, NewConnPerOp: opt.NewConnPerOp}
-	if opt.Keys > opt.Conns && m.has("get", "locate", "get-attributes", "encrypt", "mongod") {
+	if opt.Keys > opt.Conns && m.usesKeys() {
 		res.Keys = opt.Keys
 	}
 

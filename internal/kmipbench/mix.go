@@ -69,7 +69,9 @@ func (m mix) has(ops ...string) bool {
 
 // usesKeys reports whether an operation of the mix works on keys the set-up
 // creates (every one but create).
-func (m mix) usesKeys() bool { return slices.ContainsFunc(m, func(e mixEntry) bool { return e.op != "create" }) }
+func (m mix) usesKeys() bool {
+	return slices.ContainsFunc(m, func(e mixEntry) bool { return e.op != "create" })
+}
 
 // needsActive reports whether an operation of the mix needs those keys
 // Active (encrypt, and mongod, which checks the State).

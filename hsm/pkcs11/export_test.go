@@ -52,3 +52,19 @@ func (k *Keystore) SwapCachedHandleForTest(a, b hsm.Wrapped) bool {
 
 // DataKeyTemplateForTest exposes the template of short-lived data keys.
 var DataKeyTemplateForTest = dataKeyAttrs
+
+// ReadValueForTest makes a readable session object holding material and
+// reads it back with readValue, expecting length bytes.
+func (k *Keystore) ReadValueForTest(ctx context.Context, material []byte, length int) ([]byte, error) {
+	var value []byte
+	err := k.do(ctx, "test read value", func(sh pkcs11.SessionHandle, _ *keyHandles) error {
+		h, err := k.p.CreateObject(sh, append(dataKeyAttrs(pkcs11.CKK_GENERIC_SECRET, false), pkcs11.NewAttribute(pkcs11.CKA_VALUE, material)))
+		if err != nil {
+			return err
+		}
+		defer k.destroy(sh, h)
+		value, err = k.readValue(sh, h, length)
+		return err
+	})
+	return value, err
+}

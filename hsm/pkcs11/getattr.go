@@ -27,6 +27,14 @@ static void sr_close(void *h) {
 	dlclose(h);
 }
 
+static sr_ck_ulong sr_get1(void *fn, sr_ck_ulong session, sr_ck_ulong object,
+		sr_ck_ulong t, void *v, sr_ck_ulong l, sr_ck_ulong *got) {
+	sr_ck_attribute a[1] = {{t, v, l}};
+	sr_ck_ulong rv = ((sr_get_attribute_value)fn)(session, object, a, 1);
+	*got = a[0].ulValueLen;
+	return rv;
+}
+
 static sr_ck_ulong sr_get2(void *fn, sr_ck_ulong session, sr_ck_ulong object,
 		sr_ck_ulong t1, void *v1, sr_ck_ulong l1, sr_ck_ulong t2, void *v2, sr_ck_ulong l2,
 		sr_ck_ulong *got1, sr_ck_ulong *got2) {
@@ -45,13 +53,15 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// attrReader reads two attributes of known length in one
+// attrReader reads one or two attributes of known length in one
 // C_GetAttributeValue, into Go memory. miekg/pkcs11's GetAttributeValue
 // makes two calls (one for the lengths, one for the values) and passes the
-// values through C heap buffers it frees without clearing. A Get of a key
+// values through C heap buffers it frees without clearing, which for a
+// key's CKA_VALUE leaves a copy of the key in freed memory. A Get of a key
 // in the key cache is one such read (the cached object's CKA_ID and
 // CKA_VALUE), and it was a fifth of the server's CPU under the Get
-// benchmark. The function comes from the module's exported symbol; a module
+// benchmark; a Get beyond the cache reads the unwrapped value and the
+// CKA_ID of the entry it evicts. The function comes from the module's exported symbol; a module
 // that does not export it (PKCS#11 only requires C_GetFunctionList) keeps
 // miekg's path.
 type attrReader struct {
@@ -75,6 +85,18 @@ func (r attrReader) close() {
 	if r.lib != nil {
 		C.sr_close(r.lib)
 	}
+}
+
+// get1 fills a with the value of attribute t of object h; ok is false
+// unless the call succeeded and the value has exactly a's length. On false,
+// a may hold part of the value: the caller clears it.
+func (r attrReader) get1(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, t uint, a []byte) bool {
+	if r.fn == nil || len(a) == 0 {
+		return false
+	}
+	var got C.sr_ck_ulong
+	rv := C.sr_get1(r.fn, C.sr_ck_ulong(sh), C.sr_ck_ulong(h), C.sr_ck_ulong(t), unsafe.Pointer(&a[0]), C.sr_ck_ulong(len(a)), &got)
+	return rv == C.sr_ck_ulong(pkcs11.CKR_OK) && int(got) == len(a)
 }
 
 // get2 fills a and b with the values of attributes ta and tb of object h;

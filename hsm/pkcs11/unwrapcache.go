@@ -198,8 +198,15 @@ func (k *Keystore) readCached(sh pkcs11.SessionHandle, id cacheID, h pkcs11.Obje
 // names the object made for the entry: after a session was replaced the
 // token may have given the number to an object someone else is using.
 func (k *Keystore) destroyCached(sh pkcs11.SessionHandle, e cacheEntry) {
-	attrs, err := k.p.GetAttributeValue(sh, e.h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, nil)})
-	if err != nil || len(attrs) != 1 || !bytes.Equal(attrs[0].Value, e.id[:]) {
+	var got cacheID
+	if !k.attrs.get1(sh, e.h, pkcs11.CKA_ID, got[:]) {
+		attrs, err := k.p.GetAttributeValue(sh, e.h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, nil)})
+		if err != nil || len(attrs) != 1 || len(attrs[0].Value) != len(got) {
+			return
+		}
+		copy(got[:], attrs[0].Value)
+	}
+	if got != e.id {
 		return
 	}
 	k.destroy(sh, e.h)

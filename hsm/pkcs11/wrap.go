@@ -228,12 +228,10 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 			}
 			return fmt.Errorf("%w: unwrap key under %q: %w", hsm.ErrIntegrity, w.KEK, err)
 		}
-		attrs, err := k.p.GetAttributeValue(sh, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
-		if err != nil {
+		if value, err = k.readValue(sh, obj, w.Length); err != nil {
 			k.destroy(sh, obj)
 			return fmt.Errorf("hsm: read unwrapped key value: %w", err)
 		}
-		value = attrs[0].Value
 		if k.cache == nil {
 			k.destroy(sh, obj)
 			return nil
@@ -247,6 +245,23 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 		return nil, err
 	}
 	return trimUnwrapped(value, w.Length)
+}
+
+// readValue reads the CKA_VALUE of the unwrapped object h, expected to be
+// length bytes: in one call into Go memory (attrReader) when it is, else
+// (SoftHSM2 2.6.1 pads a key that is not whole 8-byte blocks; see
+// trimUnwrapped) through miekg's two calls.
+func (k *Keystore) readValue(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, length int) ([]byte, error) {
+	value := make([]byte, length)
+	if k.attrs.get1(sh, h, pkcs11.CKA_VALUE, value) {
+		return value, nil
+	}
+	clear(value) // may hold part of the key
+	attrs, err := k.p.GetAttributeValue(sh, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+	if err != nil {
+		return nil, err
+	}
+	return attrs[0].Value, nil
 }
 
 // trimUnwrapped cuts the zero padding that SoftHSM2 2.6.1 adds before

@@ -27,6 +27,33 @@ static void sr_close(void *h) {
 	dlclose(h);
 }
 
+// sr_getn reads n attributes in one call: with buf NULL only their lengths
+// (into lens), else their values, value i at buf + lens[0] + ... +
+// lens[i-1], lens[i] bytes long. The attribute array, which points into
+// buf, lives only for the call.
+static sr_ck_ulong sr_getn(void *fn, sr_ck_ulong session, sr_ck_ulong object,
+		const sr_ck_ulong *types, sr_ck_ulong n, unsigned char *buf, sr_ck_ulong *lens) {
+	sr_ck_attribute *a = calloc(n, sizeof *a);
+	if (a == NULL) {
+		return 0x2; // CKR_HOST_MEMORY
+	}
+	sr_ck_ulong off = 0;
+	for (sr_ck_ulong i = 0; i < n; i++) {
+		a[i].type = types[i];
+		if (buf != NULL) {
+			a[i].pValue = buf + off;
+			a[i].ulValueLen = lens[i];
+			off += lens[i];
+		}
+	}
+	sr_ck_ulong rv = ((sr_get_attribute_value)fn)(session, object, a, n);
+	for (sr_ck_ulong i = 0; i < n; i++) {
+		lens[i] = a[i].ulValueLen;
+	}
+	free(a);
+	return rv;
+}
+
 static sr_ck_ulong sr_get1(void *fn, sr_ck_ulong session, sr_ck_ulong object,
 		sr_ck_ulong t, void *v, sr_ck_ulong l, sr_ck_ulong *got) {
 	sr_ck_attribute a[1] = {{t, v, l}};
@@ -48,6 +75,7 @@ static sr_ck_ulong sr_get2(void *fn, sr_ck_ulong session, sr_ck_ulong object,
 import "C"
 
 import (
+	"fmt"
 	"unsafe"
 
 	"github.com/miekg/pkcs11"
@@ -97,6 +125,55 @@ func (r attrReader) get1(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, t uint,
 	var got C.sr_ck_ulong
 	rv := C.sr_get1(r.fn, C.sr_ck_ulong(sh), C.sr_ck_ulong(h), C.sr_ck_ulong(t), unsafe.Pointer(&a[0]), C.sr_ck_ulong(len(a)), &got)
 	return rv == C.sr_ck_ulong(pkcs11.CKR_OK) && int(got) == len(a)
+}
+
+// maxSecretAttr bounds one attribute read by getN: an RSA-16384 private
+// exponent is 2 KiB, so a module that reports more is not answering sanely.
+const maxSecretAttr = 64 << 10
+
+// getN reads attributes of lengths not known in advance (a private key's
+// components) with two calls, lengths then values, the values straight into
+// one Go buffer, which the caller clears when done: unlike miekg's path, no
+// copy is left in freed C memory. ok is false if the module's function is
+// not at hand (the caller then uses miekg's).
+func (r attrReader) getN(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types []uint) (vals [][]byte, ok bool, err error) {
+	if r.fn == nil || len(types) == 0 {
+		return nil, false, nil
+	}
+	ts := make([]C.sr_ck_ulong, len(types))
+	lens := make([]C.sr_ck_ulong, len(types))
+	for i, t := range types {
+		ts[i] = C.sr_ck_ulong(t)
+	}
+	n := C.sr_ck_ulong(len(types))
+	if rv := C.sr_getn(r.fn, C.sr_ck_ulong(sh), C.sr_ck_ulong(h), &ts[0], n, nil, &lens[0]); rv != C.sr_ck_ulong(pkcs11.CKR_OK) {
+		return nil, true, pkcs11.Error(rv)
+	}
+	total := 0
+	for i, l := range lens {
+		if l > maxSecretAttr { // also CK_UNAVAILABLE_INFORMATION
+			return nil, true, fmt.Errorf("hsm: attribute 0x%X: the token reports %d bytes", types[i], uint64(l))
+		}
+		total += int(l)
+	}
+	buf := make([]byte, max(total, 1))
+	want := make([]C.sr_ck_ulong, len(lens))
+	copy(want, lens)
+	if rv := C.sr_getn(r.fn, C.sr_ck_ulong(sh), C.sr_ck_ulong(h), &ts[0], n, (*C.uchar)(unsafe.Pointer(&buf[0])), &lens[0]); rv != C.sr_ck_ulong(pkcs11.CKR_OK) {
+		clear(buf)
+		return nil, true, pkcs11.Error(rv)
+	}
+	vals = make([][]byte, len(types))
+	off := 0
+	for i := range lens {
+		if lens[i] != want[i] {
+			clear(buf)
+			return nil, true, fmt.Errorf("hsm: attribute 0x%X changed length between reads", types[i])
+		}
+		vals[i] = buf[off : off+int(lens[i]) : off+int(lens[i])]
+		off += int(lens[i])
+	}
+	return vals, true, nil
 }
 
 // get2 fills a and b with the values of attributes ta and tb of object h;

@@ -215,6 +215,15 @@ func (k *Keystore) readPrivate(ctx context.Context, what string, keyType uint, w
 			return err
 		}
 		defer k.destroy(sh, h)
+		// Into Go memory the caller clears (getattr.go), where the module
+		// allows; miekg's path leaves a copy in freed C memory.
+		var ok bool
+		if vals, ok, err = k.attrs.getN(sh, h, read); ok {
+			if err != nil {
+				return fmt.Errorf("hsm: %s: read the key: %w", what, err)
+			}
+			return nil
+		}
 		want := make([]*pkcs11.Attribute, len(read))
 		for i, a := range read {
 			want[i] = pkcs11.NewAttribute(a, nil)

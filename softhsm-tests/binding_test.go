@@ -202,20 +202,20 @@ func bindV1(t *testing.T, keys *pkcs11hsm.Keystore, o storage.Object) []byte {
 	num(int64(o.Mechanism))
 	num(int64(o.BlobLength))
 	hash(o.Attributes)
-	id, err := keys.MAC(t.Context(), b)
-	if err != nil {
-		t.Fatal(err)
+	mac := func() []byte {
+		m, err := keys.MAC(t.Context(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = nil
+		return m
 	}
-	b = nil
+	id := mac()
 	text("strongroom-blob-v1")
 	text(o.UID)
 	text(o.KEK)
 	num(int64(o.Mechanism))
 	num(int64(o.BlobLength))
 	hash(o.Blob)
-	blob, err := keys.MAC(t.Context(), b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(id, blob...)
+	return append(id, mac()...)
 }

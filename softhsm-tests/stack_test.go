@@ -128,8 +128,6 @@ func newStack(t *testing.T) *stack {
 	return &stack{addr: ln.Addr().String(), certs: certs, pg: pg, dbURL: pg.URL, store: store, server: srv, handler: svc, keys: ks}
 }
 
-// tlsConfig is a client TLS configuration for one of the issued identities
-// ("admin", "client", "auditor").
 // sql connects to the node's database as its owner, for tests that change
 // rows behind the server's back; exec runs a statement and fails the test
 // if it fails.
@@ -148,6 +146,8 @@ func (s *stack) sql(t *testing.T) (db *pgx.Conn, exec func(sql string, args ...a
 	}
 }
 
+// tlsConfig is a client TLS configuration for one of the issued identities
+// ("admin", "client", "auditor").
 func (s *stack) tlsConfig(t *testing.T, who string) *tls.Config {
 	t.Helper()
 	cert, key, _ := pki.CertKeyFiles(who)

@@ -54,23 +54,6 @@ static sr_ck_ulong sr_getn(void *fn, sr_ck_ulong session, sr_ck_ulong object,
 	return rv;
 }
 
-static sr_ck_ulong sr_get1(void *fn, sr_ck_ulong session, sr_ck_ulong object,
-		sr_ck_ulong t, void *v, sr_ck_ulong l, sr_ck_ulong *got) {
-	sr_ck_attribute a[1] = {{t, v, l}};
-	sr_ck_ulong rv = ((sr_get_attribute_value)fn)(session, object, a, 1);
-	*got = a[0].ulValueLen;
-	return rv;
-}
-
-static sr_ck_ulong sr_get2(void *fn, sr_ck_ulong session, sr_ck_ulong object,
-		sr_ck_ulong t1, void *v1, sr_ck_ulong l1, sr_ck_ulong t2, void *v2, sr_ck_ulong l2,
-		sr_ck_ulong *got1, sr_ck_ulong *got2) {
-	sr_ck_attribute a[2] = {{t1, v1, l1}, {t2, v2, l2}};
-	sr_ck_ulong rv = ((sr_get_attribute_value)fn)(session, object, a, 2);
-	*got1 = a[0].ulValueLen;
-	*got2 = a[1].ulValueLen;
-	return rv;
-}
 */
 import "C"
 
@@ -81,17 +64,17 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// attrReader reads one or two attributes of known length in one
-// C_GetAttributeValue, into Go memory. miekg/pkcs11's GetAttributeValue
-// makes two calls (one for the lengths, one for the values) and passes the
-// values through C heap buffers it frees without clearing, which for a
-// key's CKA_VALUE leaves a copy of the key in freed memory. A Get of a key
-// in the key cache is one such read (the cached object's CKA_ID and
-// CKA_VALUE), and it was a fifth of the server's CPU under the Get
-// benchmark; a Get beyond the cache reads the unwrapped value and the
-// CKA_ID of the entry it evicts. The function comes from the module's exported symbol; a module
-// that does not export it (PKCS#11 only requires C_GetFunctionList) keeps
-// miekg's path.
+// attrReader reads attributes with the module's C_GetAttributeValue
+// straight into Go memory (sr_getn). miekg/pkcs11's GetAttributeValue makes
+// two calls (one for the lengths, one for the values) and passes the values
+// through C heap buffers it frees without clearing, which for a key's
+// CKA_VALUE leaves a copy of the key in freed memory. A Get of a key in the
+// key cache is one such read (the cached object's CKA_ID and CKA_VALUE, one
+// call with readExact), and it was a fifth of the server's CPU under the Get
+// benchmark; a Get beyond the cache reads the unwrapped value and the CKA_ID
+// of the entry it evicts, a Get of a private key its components (getN). The
+// function comes from the module's exported symbol; a module that does not
+// export it (PKCS#11 only requires C_GetFunctionList) keeps miekg's path.
 type attrReader struct {
 	lib unsafe.Pointer // our reference to the module, or nil
 	fn  unsafe.Pointer // C_GetAttributeValue, or nil
@@ -115,16 +98,35 @@ func (r attrReader) close() {
 	}
 }
 
-// get1 fills a with the value of attribute t of object h; ok is false
-// unless the call succeeded and the value has exactly a's length. On false,
-// a may hold part of the value: the caller clears it.
-func (r attrReader) get1(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, t uint, a []byte) bool {
-	if r.fn == nil || len(a) == 0 {
+// readExact reads attributes types[i] of object h, whose values are lens[i]
+// bytes long, in one call into buf (laid out in that order, len(buf) the sum
+// of lens); ok is false unless the call succeeded and every value had
+// exactly its length. On false, buf may hold part of the values: the caller
+// clears it.
+func (r attrReader) readExact(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types []uint, lens []int, buf []byte) bool {
+	if r.fn == nil || len(buf) == 0 || len(types) == 0 || len(types) != len(lens) {
 		return false
 	}
-	var got C.sr_ck_ulong
-	rv := C.sr_get1(r.fn, C.sr_ck_ulong(sh), C.sr_ck_ulong(h), C.sr_ck_ulong(t), unsafe.Pointer(&a[0]), C.sr_ck_ulong(len(a)), &got)
-	return rv == C.sr_ck_ulong(pkcs11.CKR_OK) && int(got) == len(a)
+	ts := make([]C.sr_ck_ulong, len(types))
+	ls := make([]C.sr_ck_ulong, len(types))
+	total := 0
+	for i, t := range types {
+		ts[i], ls[i] = C.sr_ck_ulong(t), C.sr_ck_ulong(lens[i])
+		total += lens[i]
+	}
+	if total != len(buf) {
+		return false
+	}
+	rv := C.sr_getn(r.fn, C.sr_ck_ulong(sh), C.sr_ck_ulong(h), &ts[0], C.sr_ck_ulong(len(types)), (*C.uchar)(unsafe.Pointer(&buf[0])), &ls[0])
+	if rv != C.sr_ck_ulong(pkcs11.CKR_OK) {
+		return false
+	}
+	for i, l := range ls {
+		if int(l) != lens[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // maxSecretAttr bounds one attribute read by getN: an RSA-16384 private
@@ -149,44 +151,25 @@ func (r attrReader) getN(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types [
 	if rv := C.sr_getn(r.fn, C.sr_ck_ulong(sh), C.sr_ck_ulong(h), &ts[0], n, nil, &lens[0]); rv != C.sr_ck_ulong(pkcs11.CKR_OK) {
 		return nil, true, pkcs11.Error(rv)
 	}
+	sizes := make([]int, len(lens))
 	total := 0
 	for i, l := range lens {
 		if l > maxSecretAttr { // also CK_UNAVAILABLE_INFORMATION
 			return nil, true, fmt.Errorf("hsm: attribute 0x%X: the token reports %d bytes", types[i], uint64(l))
 		}
-		total += int(l)
+		sizes[i] = int(l)
+		total += sizes[i]
 	}
-	buf := make([]byte, max(total, 1))
-	want := make([]C.sr_ck_ulong, len(lens))
-	copy(want, lens)
-	if rv := C.sr_getn(r.fn, C.sr_ck_ulong(sh), C.sr_ck_ulong(h), &ts[0], n, (*C.uchar)(unsafe.Pointer(&buf[0])), &lens[0]); rv != C.sr_ck_ulong(pkcs11.CKR_OK) {
+	buf := make([]byte, total)
+	if total > 0 && !r.readExact(sh, h, types, sizes, buf) {
 		clear(buf)
-		return nil, true, pkcs11.Error(rv)
+		return nil, true, fmt.Errorf("hsm: the token did not return the %d attributes at the lengths it had reported", len(types))
 	}
 	vals = make([][]byte, len(types))
 	off := 0
-	for i := range lens {
-		if lens[i] != want[i] {
-			clear(buf)
-			return nil, true, fmt.Errorf("hsm: attribute 0x%X changed length between reads", types[i])
-		}
-		vals[i] = buf[off : off+int(lens[i]) : off+int(lens[i])]
-		off += int(lens[i])
+	for i, n := range sizes {
+		vals[i] = buf[off : off+n : off+n]
+		off += n
 	}
 	return vals, true, nil
-}
-
-// get2 fills a and b with the values of attributes ta and tb of object h;
-// ok is false unless the call succeeded and both values have exactly the
-// buffers' lengths (the caller then asks miekg's way, which reports why).
-func (r attrReader) get2(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, ta uint, a []byte, tb uint, b []byte) bool {
-	if r.fn == nil || len(a) == 0 || len(b) == 0 {
-		return false
-	}
-	var gotA, gotB C.sr_ck_ulong
-	rv := C.sr_get2(r.fn, C.sr_ck_ulong(sh), C.sr_ck_ulong(h),
-		C.sr_ck_ulong(ta), unsafe.Pointer(&a[0]), C.sr_ck_ulong(len(a)),
-		C.sr_ck_ulong(tb), unsafe.Pointer(&b[0]), C.sr_ck_ulong(len(b)),
-		&gotA, &gotB)
-	return rv == C.sr_ck_ulong(pkcs11.CKR_OK) && int(gotA) == len(a) && int(gotB) == len(b)
 }

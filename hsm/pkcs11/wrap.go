@@ -253,7 +253,7 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 // trimUnwrapped) through miekg's two calls.
 func (k *Keystore) readValue(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, length int) ([]byte, error) {
 	value := make([]byte, length)
-	if k.attrs.get1(sh, h, pkcs11.CKA_VALUE, value) {
+	if k.attrs.readExact(sh, h, []uint{pkcs11.CKA_VALUE}, []int{length}, value) {
 		return value, nil
 	}
 	clear(value) // may hold part of the key

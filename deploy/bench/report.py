@@ -43,11 +43,16 @@ def matches(target, op, conns=None, newconn=False, keys=0, round_=None):
     return out
 
 
+def median(xs, key=None):
+    """The middle item (the lower middle one for an even count), or None."""
+    xs = sorted(xs, key=key)
+    return xs[(len(xs) - 1) // 2] if xs else None
+
+
 def find(target, op, conns=None, newconn=False, keys=0):
     """The cell's row, or for a cell measured in several rounds the round of
-    median rate (the lower middle one for an even count)."""
-    rs = sorted(matches(target, op, conns, newconn, keys), key=lambda r: r.get("ops_per_sec", 0))
-    return rs[(len(rs) - 1) // 2] if rs else None
+    median rate."""
+    return median(matches(target, op, conns, newconn, keys), key=lambda r: r.get("ops_per_sec", 0))
 
 
 def rate(r):
@@ -223,11 +228,6 @@ def verdict(ok):
 
 
 round_ids = sorted({r.get("round", 1) for r in rows if r.get("target") == "strongroom" and r.get("op") in ("get", "create")})
-
-
-def median(xs):
-    xs = sorted(xs)
-    return xs[(len(xs) - 1) // 2] if xs else None
 
 
 def round_ratios(op):

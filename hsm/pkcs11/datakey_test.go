@@ -81,3 +81,68 @@ func TestReadValue(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateDirect: an object created through the module's own
+// C_CreateObject, with the template's values laid out one after another in
+// one buffer, has every attribute it was given, whatever their lengths
+// (empty, one byte, a CK_ULONG, a key's worth); and the module's refusal
+// comes back as its PKCS#11 error.
+func TestCreateDirect(t *testing.T) {
+	ks, _ := newKeystore(t, 1)
+	ctx := context.Background()
+	readable := func(value, id []byte, label string) []*pkcs11.Attribute {
+		return []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+			pkcs11.NewAttribute(pkcs11.CKA_VALUE, value),
+		}
+	}
+	read := []uint{pkcs11.CKA_VALUE, pkcs11.CKA_ID, pkcs11.CKA_LABEL, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_SENSITIVE}
+	for _, tc := range []struct {
+		name      string
+		valueLen  int
+		id, label string
+	}{
+		{"one byte, empty label", 1, "a", ""},
+		{"AES-128 size", 16, "0123456789abcdef", "k"},
+		{"odd length", 24 + 3, "", "a longer label"},
+		{"HMAC-SHA512 size", 128, "id", "x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			value := randomBytes(t, tc.valueLen)
+			vals, ok, err := ks.CreateDirectForTest(ctx, readable(value, []byte(tc.id), tc.label), read)
+			if !ok {
+				t.Skip("the module does not export C_CreateObject")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(vals) != len(read) {
+				t.Fatalf("read %d attributes, want %d", len(vals), len(read))
+			}
+			if !bytes.Equal(vals[0], value) {
+				t.Errorf("CKA_VALUE: %d bytes that differ from the %d given (values not printed: key material)", len(vals[0]), len(value))
+			}
+			if string(vals[1]) != tc.id || string(vals[2]) != tc.label {
+				t.Errorf("CKA_ID %q, CKA_LABEL %q; want %q, %q", vals[1], vals[2], tc.id, tc.label)
+			}
+			if want := pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET).Value; !bytes.Equal(vals[3], want) {
+				t.Errorf("CKA_KEY_TYPE % x, want % x", vals[3], want)
+			}
+			if !bytes.Equal(vals[4], []byte{0}) {
+				t.Errorf("CKA_SENSITIVE % x, want 00", vals[4])
+			}
+		})
+	}
+	// A secret key without CKA_VALUE is a template the module must refuse.
+	incomplete := readable(nil, []byte("id"), "no value")
+	_, ok, err := ks.CreateDirectForTest(ctx, incomplete[:len(incomplete)-1], nil)
+	if ok && !errors.Is(err, pkcs11.Error(pkcs11.CKR_TEMPLATE_INCOMPLETE)) {
+		t.Errorf("a secret key without CKA_VALUE: got %v, want CKR_TEMPLATE_INCOMPLETE", err)
+	}
+}

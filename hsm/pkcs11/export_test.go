@@ -58,7 +58,7 @@ var DataKeyTemplateForTest = dataKeyAttrs
 func (k *Keystore) ReadValueForTest(ctx context.Context, material []byte, length int) ([]byte, error) {
 	var value []byte
 	err := k.do(ctx, "test read value", func(sh pkcs11.SessionHandle, _ *keyHandles) error {
-		h, err := k.p.CreateObject(sh, append(dataKeyAttrs(pkcs11.CKK_GENERIC_SECRET, false), pkcs11.NewAttribute(pkcs11.CKA_VALUE, material)))
+		h, err := k.createSecret(sh, append(dataKeyAttrs(pkcs11.CKK_GENERIC_SECRET, false), pkcs11.NewAttribute(pkcs11.CKA_VALUE, material)))
 		if err != nil {
 			return err
 		}
@@ -67,4 +67,29 @@ func (k *Keystore) ReadValueForTest(ctx context.Context, material []byte, length
 		return err
 	})
 	return value, err
+}
+
+// CreateDirectForTest creates a session object from tmpl through the
+// module's own C_CreateObject (ok false if the module does not export it),
+// reads the attributes read back with miekg's GetAttributeValue and
+// destroys the object.
+func (k *Keystore) CreateDirectForTest(ctx context.Context, tmpl []*pkcs11.Attribute, read []uint) (vals [][]byte, ok bool, err error) {
+	err = k.do(ctx, "test create", func(sh pkcs11.SessionHandle, _ *keyHandles) error {
+		var h pkcs11.ObjectHandle
+		var err error
+		if h, ok, err = k.direct.createObject(sh, tmpl); !ok || err != nil {
+			return err
+		}
+		defer k.destroy(sh, h)
+		q := make([]*pkcs11.Attribute, len(read))
+		for i, t := range read {
+			q[i] = pkcs11.NewAttribute(t, nil)
+		}
+		got, err := k.p.GetAttributeValue(sh, h, q)
+		for _, a := range got {
+			vals = append(vals, a.Value)
+		}
+		return err
+	})
+	return vals, ok, err
 }

@@ -181,7 +181,7 @@ func (k *Keystore) importPrivateObject(ctx context.Context, what string, tmpl []
 	}
 	var blob []byte
 	err := k.do(ctx, what, func(sh pkcs11.SessionHandle, keys *keyHandles) error {
-		obj, err := k.p.CreateObject(sh, tmpl)
+		obj, err := k.createSecret(sh, tmpl)
 		if err != nil {
 			return cryptoErr(what, err)
 		}
@@ -215,10 +215,10 @@ func (k *Keystore) readPrivate(ctx context.Context, what string, keyType uint, w
 			return err
 		}
 		defer k.destroy(sh, h)
-		// Into Go memory the caller clears (getattr.go), where the module
+		// Into Go memory the caller clears (direct.go), where the module
 		// allows; miekg's path leaves a copy in freed C memory.
 		var ok bool
-		if vals, ok, err = k.attrs.getN(sh, h, read); ok {
+		if vals, ok, err = k.direct.getN(sh, h, read); ok {
 			if err != nil {
 				return fmt.Errorf("hsm: %s: read the key: %w", what, err)
 			}

@@ -46,8 +46,9 @@ type Keystore struct {
 	// streams bounds the multi-part operations in flight, each of which
 	// holds its own session outside the pool (see StartCipher).
 	streams chan struct{}
-	// attrs reads a cached key in one call (getattr.go).
-	attrs attrReader
+	// direct reads and writes key material through Go memory only
+	// (direct.go).
+	direct direct
 	// digests are generated keys' digests until DigestKey takes them.
 	digests digestMemo
 	// cache keeps recently read keys unwrapped inside the token (nil when
@@ -93,7 +94,7 @@ func Open(ctx context.Context, cfg Config) (*Keystore, error) {
 		return nil, err
 	}
 	k := &Keystore{cfg: cfg, log: cfg.Logger, p: p, c11: c11, streams: make(chan struct{}, maxStreams),
-		cache: newUnwrapCache(cfg.KeyCacheSize, cfg.KeyCacheTTL), attrs: newAttrReader(cfg.Module)}
+		cache: newUnwrapCache(cfg.KeyCacheSize, cfg.KeyCacheTTL), direct: newDirect(cfg.Module)}
 	switch err := p.Initialize(); {
 	case err == nil:
 		// Only if the library was loaded twice (say, through another path).
@@ -338,6 +339,6 @@ func (k *Keystore) teardown() error {
 		}
 	}
 	k.p.Destroy()
-	k.attrs.close()
+	k.direct.close()
 	return errors.Join(errs...)
 }

@@ -173,7 +173,7 @@ func (c *unwrapCache) stats() (size int, hits, misses uint64) {
 func (k *Keystore) readCached(sh pkcs11.SessionHandle, id cacheID, h pkcs11.ObjectHandle, length int) (value []byte, ok bool) {
 	// CKA_ID then CKA_VALUE, in one buffer; value keeps only its part.
 	buf := make([]byte, len(id)+length)
-	if k.attrs.readExact(sh, h, []uint{pkcs11.CKA_ID, pkcs11.CKA_VALUE}, []int{len(id), length}, buf) {
+	if k.direct.readExact(sh, h, []uint{pkcs11.CKA_ID, pkcs11.CKA_VALUE}, []int{len(id), length}, buf) {
 		if cacheID(buf[:len(id)]) == id {
 			return buf[len(id):], true
 		}
@@ -199,7 +199,7 @@ func (k *Keystore) readCached(sh pkcs11.SessionHandle, id cacheID, h pkcs11.Obje
 // token may have given the number to an object someone else is using.
 func (k *Keystore) destroyCached(sh pkcs11.SessionHandle, e cacheEntry) {
 	var got cacheID
-	if !k.attrs.readExact(sh, e.h, []uint{pkcs11.CKA_ID}, []int{len(got)}, got[:]) {
+	if !k.direct.readExact(sh, e.h, []uint{pkcs11.CKA_ID}, []int{len(got)}, got[:]) {
 		attrs, err := k.p.GetAttributeValue(sh, e.h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, nil)})
 		if err != nil || len(attrs) != 1 || len(attrs[0].Value) != len(got) {
 			return

@@ -140,7 +140,7 @@ func (k *Keystore) ImportWrapped(ctx context.Context, kind hsm.KeyKind, material
 	tmpl := append(dataKeyAttrs(keyType, true), pkcs11.NewAttribute(pkcs11.CKA_VALUE, material))
 	var blob []byte
 	err = k.do(ctx, "import key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
-		obj, err := k.p.CreateObject(sh, tmpl)
+		obj, err := k.createSecret(sh, tmpl)
 		if err != nil {
 			return fmt.Errorf("hsm: import %d-byte %s key: %w", len(material), kindName(kind), err)
 		}
@@ -248,12 +248,12 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 }
 
 // readValue reads the CKA_VALUE of the unwrapped object h, expected to be
-// length bytes: in one call into Go memory (attrReader) when it is, else
+// length bytes: in one call into Go memory (direct) when it is, else
 // (SoftHSM2 2.6.1 pads a key that is not whole 8-byte blocks; see
 // trimUnwrapped) through miekg's two calls.
 func (k *Keystore) readValue(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, length int) ([]byte, error) {
 	value := make([]byte, length)
-	if k.attrs.readExact(sh, h, []uint{pkcs11.CKA_VALUE}, []int{length}, value) {
+	if k.direct.readExact(sh, h, []uint{pkcs11.CKA_VALUE}, []int{length}, value) {
 		return value, nil
 	}
 	clear(value) // may hold part of the key

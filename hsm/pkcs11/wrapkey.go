@@ -85,7 +85,7 @@ func (k *Keystore) WrapUnder(ctx context.Context, key hsm.Key, kind hsm.KeyKind,
 			return err
 		}
 		defer k.destroy(sh, wk.h)
-		obj, err := k.p.CreateObject(sh, tmpl)
+		obj, err := k.createSecret(sh, tmpl)
 		if err != nil {
 			return cryptoErr("import secret", err)
 		}

@@ -200,17 +200,10 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 	if err := k.requireKeys(true, false); err != nil {
 		return nil, err
 	}
-	// No CKA_VALUE_LEN: the length comes from the blob, and SoftHSM2 rejects
-	// it with CKR_ATTRIBUTE_READ_ONLY. SENSITIVE=false and EXTRACTABLE=true
-	// are what make CKA_VALUE readable.
-	tmpl := dataKeyAttrs(keyType, false)
 	var id cacheID
 	if k.cache != nil {
-		// The cached object carries its name, checked at every hit.
 		id = idOf(w)
-		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_ID, id[:]))
 	}
-	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(w.Mechanism, nil)}
 	var value []byte
 	err = k.do(ctx, "unwrap key", func(sh pkcs11.SessionHandle, keys *keyHandles) error {
 		if k.cache != nil {
@@ -221,6 +214,16 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 				k.cache.drop(id, h)
 			}
 		}
+		// Built only on a miss: a hit, the common case, needs neither.
+		// No CKA_VALUE_LEN: the length comes from the blob, and SoftHSM2
+		// rejects it with CKR_ATTRIBUTE_READ_ONLY. SENSITIVE=false and
+		// EXTRACTABLE=true are what make CKA_VALUE readable.
+		tmpl := dataKeyAttrs(keyType, false)
+		if k.cache != nil {
+			// The cached object carries its name, checked at every hit.
+			tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_ID, id[:]))
+		}
+		mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(w.Mechanism, nil)}
 		obj, err := k.p.UnwrapKey(sh, mech, keys.kek, w.Blob, tmpl)
 		if err != nil {
 			if notBlobFault(err) {

@@ -76,16 +76,15 @@ func enumString(enum string, v uint32) string {
 }
 
 // enumFor returns the enumeration or mask a tag's value is drawn from.
-func enumFor(tag Tag) (*enumDef, bool) {
+func enumFor(tag Tag) (enumDef, bool) {
 	i, ok := TagInfo(tag)
 	if !ok || i.Enumeration == "" {
-		return nil, false
+		return enumDef{}, false
 	}
+	// By value: a pointer to the map's copy would be a heap allocation at
+	// every enumeration decoded or encoded.
 	d, ok := enumDefs[i.Enumeration]
-	if !ok {
-		return nil, false
-	}
-	return &d, true
+	return d, ok
 }
 
 // tagValued reports that the tag's enumeration is the tag table itself

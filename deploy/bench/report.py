@@ -140,16 +140,17 @@ w("mongod = Get + Get Attributes(State), what mongod sends at every start; locat
 w("AES-CBC of 32 bytes with explicit parameters (PyKMIP requires them). mix = those operations in one run, in the")
 w("proportions shown, each connection going round them in a fixed, evenly spread order (`--op " + MIX + "`).")
 w("")
-rounds_seen = sorted({r.get("round", 1) for r in rows if r.get("target") == "strongroom" and r.get("op") == "get"})
-if len(rounds_seen) > 1:
-    w(f"Get and create were measured in {len(rounds_seen)} rounds, every server in turn in each; the table above shows the")
+# The rounds of the Get and Create cells (compare.sh's BENCH_ROUNDS).
+round_ids = sorted({r.get("round", 1) for r in rows if r.get("target") == "strongroom" and r.get("op") in ("get", "create")})
+if len(round_ids) > 1:
+    w(f"Get and create were measured in {len(round_ids)} rounds, every server in turn in each; the table above shows the")
     w("round of median rate, and the targets below compare each round's figures with the same round's.")
     w("")
     w("| op | conns | round | Strongroom ops/s | p99 ms | PyKMIP ops/s | bare TLS ops/s | Strongroom ÷ PyKMIP |")
     w("|---|---|---|---|---|---|---|---|")
     for op in ("get", "create"):
         for n in conns:
-            for k in rounds_seen:
+            for k in round_ids:
                 s = next(iter(matches("strongroom", op, n, round_=k)), None)
                 p = next(iter(matches("pykmip", op, n, round_=k)), None)
                 c = next(iter(matches("ceiling", op, n, round_=k)), None)
@@ -225,9 +226,6 @@ w("|---|---|---|")
 
 def verdict(ok):
     return "–" if ok is None else ("yes" if ok else "**no**")
-
-
-round_ids = sorted({r.get("round", 1) for r in rows if r.get("target") == "strongroom" and r.get("op") in ("get", "create")})
 
 
 def round_ratios(op):

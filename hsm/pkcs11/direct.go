@@ -104,8 +104,9 @@ import (
 // a private key's components enter the token through createObject.
 //
 // The functions come from the module's exported symbols; for a module that
-// does not export them (PKCS#11 only requires C_GetFunctionList) the
-// callers keep miekg's path.
+// does not export them (PKCS#11 only requires C_GetFunctionList),
+// readAttrs and createSecret, through which every caller goes, fall back to
+// miekg's path.
 type direct struct {
 	lib    unsafe.Pointer // our reference to the module, or nil
 	get    unsafe.Pointer // C_GetAttributeValue, or nil
@@ -203,7 +204,7 @@ const maxSecretAttr = 64 << 10
 // components) with two calls, lengths then values, the values straight into
 // one Go buffer, which the caller clears when done: unlike miekg's path, no
 // copy is left in freed C memory. ok is false if the module's function is
-// not at hand (the caller then uses miekg's).
+// not at hand.
 func (r direct) getN(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types []uint) (vals [][]byte, ok bool, err error) {
 	if r.get == nil || len(types) == 0 {
 		return nil, false, nil
@@ -231,13 +232,55 @@ func (r direct) getN(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types []uin
 		clear(buf)
 		return nil, true, fmt.Errorf("hsm: the token did not return the %d attributes at the lengths it had reported", len(types))
 	}
-	vals = make([][]byte, len(types))
+	return split(buf, sizes), true, nil
+}
+
+// split cuts buf into consecutive values of the given sizes.
+func split(buf []byte, sizes []int) [][]byte {
+	vals := make([][]byte, len(sizes))
 	off := 0
 	for i, n := range sizes {
 		vals[i] = buf[off : off+n : off+n]
 		off += n
 	}
-	return vals, true, nil
+	return vals
+}
+
+// readAttrs reads attributes types of object h, in that order, into Go
+// memory the caller clears when done. With lens, the lengths the caller
+// expects, it reads them in one call (readExact: a cached key's read); when
+// lens is nil or a length differs (SoftHSM2 2.6.1 pads a key that is not
+// whole 8-byte blocks, see trimUnwrapped) it asks the lengths first (getN).
+// Only for a module that does not export C_GetAttributeValue does it take
+// miekg's path, which leaves a copy in freed C memory.
+func (k *Keystore) readAttrs(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types []uint, lens []int) ([][]byte, error) {
+	if lens != nil {
+		total := 0
+		for _, n := range lens {
+			total += n
+		}
+		buf := make([]byte, total)
+		if k.direct.readExact(sh, h, types, lens, buf) {
+			return split(buf, lens), nil
+		}
+		clear(buf) // may hold part of the values
+	}
+	if vals, ok, err := k.direct.getN(sh, h, types); ok {
+		return vals, err
+	}
+	want := make([]*pkcs11.Attribute, len(types))
+	for i, t := range types {
+		want[i] = pkcs11.NewAttribute(t, nil)
+	}
+	got, err := k.p.GetAttributeValue(sh, h, want)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([][]byte, len(got))
+	for i, a := range got {
+		vals[i] = a.Value
+	}
+	return vals, nil
 }
 
 // createSecret creates an object whose template carries a secret (a key's

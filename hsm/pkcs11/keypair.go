@@ -215,26 +215,8 @@ func (k *Keystore) readPrivate(ctx context.Context, what string, keyType uint, w
 			return err
 		}
 		defer k.destroy(sh, h)
-		// Into Go memory the caller clears (direct.go), where the module
-		// allows; miekg's path leaves a copy in freed C memory.
-		var ok bool
-		if vals, ok, err = k.direct.getN(sh, h, read); ok {
-			if err != nil {
-				return fmt.Errorf("hsm: %s: read the key: %w", what, err)
-			}
-			return nil
-		}
-		want := make([]*pkcs11.Attribute, len(read))
-		for i, a := range read {
-			want[i] = pkcs11.NewAttribute(a, nil)
-		}
-		got, err := k.p.GetAttributeValue(sh, h, want)
-		if err != nil {
+		if vals, err = k.readAttrs(sh, h, read, nil); err != nil {
 			return fmt.Errorf("hsm: %s: read the key: %w", what, err)
-		}
-		vals = make([][]byte, len(got))
-		for i, a := range got {
-			vals[i] = a.Value
 		}
 		return nil
 	})

@@ -171,42 +171,23 @@ func (c *unwrapCache) stats() (size int, hits, misses uint64) {
 // object made for id; ok is false for a handle that is gone or now names
 // another object.
 func (k *Keystore) readCached(sh pkcs11.SessionHandle, id cacheID, h pkcs11.ObjectHandle, length int) (value []byte, ok bool) {
-	// CKA_ID then CKA_VALUE, in one buffer; value keeps only its part.
-	buf := make([]byte, len(id)+length)
-	if k.direct.readExact(sh, h, []uint{pkcs11.CKA_ID, pkcs11.CKA_VALUE}, []int{len(id), length}, buf) {
-		if cacheID(buf[:len(id)]) == id {
-			return buf[len(id):], true
-		}
-		clear(buf) // another object's value
+	vals, err := k.readAttrs(sh, h, []uint{pkcs11.CKA_ID, pkcs11.CKA_VALUE}, []int{len(id), length})
+	if err != nil || len(vals) != 2 {
 		return nil, false
 	}
-	clear(buf)
-	attrs, err := k.p.GetAttributeValue(sh, h, []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_ID, nil),
-		pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil),
-	})
-	if err != nil || len(attrs) != 2 || !bytes.Equal(attrs[0].Value, id[:]) {
-		if err == nil && len(attrs) == 2 {
-			clear(attrs[1].Value)
-		}
+	if !bytes.Equal(vals[0], id[:]) {
+		clear(vals[1]) // another object's value
 		return nil, false
 	}
-	return attrs[1].Value, true
+	return vals[1], true
 }
 
 // destroyCached destroys an entry's object, but only if the handle still
 // names the object made for the entry: after a session was replaced the
 // token may have given the number to an object someone else is using.
 func (k *Keystore) destroyCached(sh pkcs11.SessionHandle, e cacheEntry) {
-	var got cacheID
-	if !k.direct.readExact(sh, e.h, []uint{pkcs11.CKA_ID}, []int{len(got)}, got[:]) {
-		attrs, err := k.p.GetAttributeValue(sh, e.h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, nil)})
-		if err != nil || len(attrs) != 1 || len(attrs[0].Value) != len(got) {
-			return
-		}
-		copy(got[:], attrs[0].Value)
-	}
-	if got != e.id {
+	got, err := k.readAttrs(sh, e.h, []uint{pkcs11.CKA_ID}, []int{len(e.id)})
+	if err != nil || len(got) != 1 || !bytes.Equal(got[0], e.id[:]) {
 		return
 	}
 	k.destroy(sh, e.h)

@@ -251,20 +251,13 @@ func (k *Keystore) Unwrap(ctx context.Context, kind hsm.KeyKind, w hsm.Wrapped) 
 }
 
 // readValue reads the CKA_VALUE of the unwrapped object h, expected to be
-// length bytes: in one call into Go memory (direct) when it is, else
-// (SoftHSM2 2.6.1 pads a key that is not whole 8-byte blocks; see
-// trimUnwrapped) through miekg's two calls.
+// length bytes (readAttrs; the token's may be padded, see trimUnwrapped).
 func (k *Keystore) readValue(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, length int) ([]byte, error) {
-	value := make([]byte, length)
-	if k.direct.readExact(sh, h, []uint{pkcs11.CKA_VALUE}, []int{length}, value) {
-		return value, nil
-	}
-	clear(value) // may hold part of the key
-	attrs, err := k.p.GetAttributeValue(sh, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+	vals, err := k.readAttrs(sh, h, []uint{pkcs11.CKA_VALUE}, []int{length})
 	if err != nil {
 		return nil, err
 	}
-	return attrs[0].Value, nil
+	return vals[0], nil
 }
 
 // trimUnwrapped cuts the zero padding that SoftHSM2 2.6.1 adds before

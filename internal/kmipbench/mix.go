@@ -102,9 +102,6 @@ func (m mix) picker(start int) *picker {
 
 // next returns the index in the mix of the operation to send next.
 func (p *picker) next() int {
-	if len(p.weights) == 1 {
-		return 0
-	}
 	best := 0
 	for i, w := range p.weights {
 		p.current[i] += w

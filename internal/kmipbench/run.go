@@ -67,8 +67,7 @@ type run struct {
 	stop     atomic.Bool
 	started  atomic.Int64   // measured operations started (for Count)
 	done     atomic.Int64   // measured operations finished (for progress)
-	errs     atomic.Int64   // measured operations failed
-	opErrs   []atomic.Int64 // the same, by operation of the mix
+	errs     []atomic.Int64 // measured operations failed, by operation of the mix
 	firstErr atomic.Value
 	// epoch is the origin of worker.busy's clock.
 	epoch   time.Time
@@ -121,7 +120,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	r := &run{opt: opt, mix: m, steps: steps, opErrs: make([]atomic.Int64, len(m)),
+	r := &run{opt: opt, mix: m, steps: steps, errs: make([]atomic.Int64, len(m)),
 		epoch: time.Now(), workers: make([]worker, opt.Conns)}
 
 	if opt.Idle > 0 {
@@ -197,12 +196,12 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		if len(m) > 1 {
 			o := OpResult{Op: e.op, Weight: e.weight}
 			o.summarize(own, elapsed)
-			o.Errors = r.opErrs[j].Load()
+			o.Errors = r.errs[j].Load()
 			res.Mix = append(res.Mix, o)
 		}
 	}
 	res.summarize(all, elapsed)
-	res.Errors = r.errs.Load()
+	res.Errors = r.errors()
 	if e, ok := r.firstErr.Load().(string); ok {
 		res.FirstError = e
 	}
@@ -220,7 +219,7 @@ func (r *run) measure(ctx context.Context, start time.Time) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			if r.opt.Count > 0 && r.done.Load()+r.errs.Load() >= r.opt.Count {
+			if r.opt.Count > 0 && r.done.Load()+r.errors() >= r.opt.Count {
 				return
 			}
 			if r.opt.Duration > 0 && now.Sub(start) >= r.opt.Duration {
@@ -240,7 +239,16 @@ func (r *run) progress(el time.Duration) {
 	}
 	n := r.done.Load()
 	fmt.Fprintf(r.opt.Progress, "\rbench %s: %4.0fs  %9d ops  %9.0f ops/s  %d errors ",
-		r.mix, el.Seconds(), n, float64(n)/el.Seconds(), r.errs.Load())
+		r.mix, el.Seconds(), n, float64(n)/el.Seconds(), r.errors())
+}
+
+// errors is the number of measured operations that failed so far.
+func (r *run) errors() int64 {
+	var n int64
+	for i := range r.errs {
+		n += r.errs[i].Load()
+	}
+	return n
 }
 
 // sleep waits d (or until ctx ends), printing a warm-up line.
@@ -293,8 +301,7 @@ func (r *run) work(ctx context.Context, i int, cl *conn) [][]time.Duration {
 			continue
 		}
 		if err != nil {
-			r.errs.Add(1)
-			r.opErrs[op].Add(1)
+			r.errs[op].Add(1)
 			msg := err.Error()
 			if len(r.mix) > 1 {
 				msg = r.mix[op].op + ": " + msg

@@ -166,13 +166,13 @@ func (r direct) createObject(sh pkcs11.SessionHandle, tmpl []*pkcs11.Attribute) 
 }
 
 // readExact reads attributes types[i] of object h, whose values are lens[i]
-// bytes long, in one call into buf (laid out in that order, len(buf) the sum
-// of lens); ok is false unless the call succeeded and every value had
-// exactly its length. On false, buf may hold part of the values: the caller
-// clears it.
-func (r direct) readExact(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types []uint, lens []int, buf []byte) bool {
-	if r.get == nil || len(buf) == 0 || len(types) == 0 || len(types) != len(lens) {
-		return false
+// bytes long, in one call into one Go buffer, laid out in that order (split
+// cuts it). ok is false unless the call succeeded and every value had
+// exactly its length; the buffer, which may then hold part of the values,
+// is cleared first.
+func (r direct) readExact(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types []uint, lens []int) (buf []byte, ok bool) {
+	if r.get == nil || len(types) == 0 || len(types) != len(lens) {
+		return nil, false
 	}
 	ts := make([]C.sr_ck_ulong, len(types))
 	ls := make([]C.sr_ck_ulong, len(types))
@@ -181,19 +181,17 @@ func (r direct) readExact(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types 
 		ts[i], ls[i] = C.sr_ck_ulong(t), C.sr_ck_ulong(lens[i])
 		total += lens[i]
 	}
-	if total != len(buf) {
-		return false
-	}
+	buf = make([]byte, max(total, 1)) // &buf[0] must exist even if every value is empty
 	rv := C.sr_getn(r.get, C.sr_ck_ulong(sh), C.sr_ck_ulong(h), &ts[0], C.sr_ck_ulong(len(types)), (*C.uchar)(unsafe.Pointer(&buf[0])), &ls[0])
-	if rv != C.sr_ck_ulong(pkcs11.CKR_OK) {
-		return false
-	}
+	ok = rv == C.sr_ck_ulong(pkcs11.CKR_OK)
 	for i, l := range ls {
-		if int(l) != lens[i] {
-			return false
-		}
+		ok = ok && int(l) == lens[i]
 	}
-	return true
+	if !ok {
+		clear(buf)
+		return nil, false
+	}
+	return buf[:total], true
 }
 
 // maxSecretAttr bounds one attribute read by getN: an RSA-16384 private
@@ -219,17 +217,14 @@ func (r direct) getN(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types []uin
 		return nil, true, pkcs11.Error(rv)
 	}
 	sizes := make([]int, len(lens))
-	total := 0
 	for i, l := range lens {
 		if l > maxSecretAttr { // also CK_UNAVAILABLE_INFORMATION
 			return nil, true, fmt.Errorf("hsm: attribute 0x%X: the token reports %d bytes", types[i], uint64(l))
 		}
 		sizes[i] = int(l)
-		total += sizes[i]
 	}
-	buf := make([]byte, total)
-	if total > 0 && !r.readExact(sh, h, types, sizes, buf) {
-		clear(buf)
+	buf, ok := r.readExact(sh, h, types, sizes)
+	if !ok {
 		return nil, true, fmt.Errorf("hsm: the token did not return the %d attributes at the lengths it had reported", len(types))
 	}
 	return split(buf, sizes), true, nil
@@ -255,15 +250,9 @@ func split(buf []byte, sizes []int) [][]byte {
 // miekg's path, which leaves a copy in freed C memory.
 func (k *Keystore) readAttrs(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types []uint, lens []int) ([][]byte, error) {
 	if lens != nil {
-		total := 0
-		for _, n := range lens {
-			total += n
-		}
-		buf := make([]byte, total)
-		if k.direct.readExact(sh, h, types, lens, buf) {
+		if buf, ok := k.direct.readExact(sh, h, types, lens); ok {
 			return split(buf, lens), nil
 		}
-		clear(buf) // may hold part of the values
 	}
 	if vals, ok, err := k.direct.getN(sh, h, types); ok {
 		return vals, err
